@@ -1,0 +1,26 @@
+"""CC-Net (method.md Table 1): a siamese stack of dilated 3x3 convolutions, no stride, no pooling."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CHANNELS = (16, 32, 64, 64, 64, 128)
+DILATIONS = (1, 1, 2, 4, 8, 16)
+RECEPTIVE_FIELD = 65
+
+
+class CCNet(nn.Module):
+    """(N, 3, H, W) in [0, 1] -> (N, 256, H, W) per-pixel features; shared by input and reference."""
+
+    def __init__(self, channels: tuple[int, ...] = CHANNELS, dilations: tuple[int, ...] = DILATIONS, out: int = 256):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c, d in zip(channels, dilations):
+            layers += [nn.Conv2d(c_in, c, 3, padding=d, dilation=d, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            c_in = c
+        layers.append(nn.Conv2d(c_in, out, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x - 0.5)

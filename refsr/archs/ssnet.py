@@ -1,0 +1,89 @@
+"""SS-Net (method.md, equation 2): fuse LR features with a matched HR reference patch, with masks.
+
+Readings of what the paper leaves open, one line each:
+- the mask multiplies only the HR reference features (the LR features always pass);
+- M^(i) = sig(conv(.)) taken before the ReLU; M_L^(i) = relu(conv(.)) is what is propagated
+  (the literal sig(relu(.)) never drops below 0.5, so it could never switch a reference off);
+- delta is PReLU; F^(i+1) means F_fuse^(i+1); masks have as many channels as the HR features;
+- F_fuse^(0) becomes RGB by a 3x3 conv added as a residual to the bicubic upsampled LR patch;
+- HR encoder widths 16/32/64/64 at 64/32/16/8 px (the paper gives none; this keeps a patch cheap).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LR_CHANNELS = 64
+HR_CHANNELS = (16, 32, 64, 64)  # F_HR^(0..3) at 64, 32, 16, 8 px
+
+
+def _conv(c_in: int, c_out: int) -> nn.Conv2d:
+    return nn.Conv2d(c_in, c_out, 3, padding=1)
+
+
+class HREncoder(nn.Module):
+    """64x64 RGB reference patch -> [F0 (64 px), F1 (32), F2 (16), F3 (8)]."""
+
+    def __init__(self, widths: tuple[int, ...] = HR_CHANNELS):
+        super().__init__()
+        self.stem = nn.Sequential(_conv(3, widths[0]), nn.ReLU(inplace=True))
+        self.blocks = nn.ModuleList(
+            nn.Sequential(_conv(widths[i], widths[i + 1]), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+            for i in range(len(widths) - 1)
+        )
+
+    def forward(self, ref: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(ref - 0.5)]
+        for block in self.blocks:
+            feats.append(block(feats[-1]))
+        return feats
+
+
+class FusionScale(nn.Module):
+    """One scale of equation (2): mask from (upsampled fused, HR, previous mask logits), then fuse."""
+
+    def __init__(self, c_prev: int, c_hr: int, c_mask_prev: int, c_out: int, first: bool):
+        super().__init__()
+        self.first = first
+        if first:
+            c_mask_in = c_prev + c_hr
+        else:
+            self.sp = nn.Sequential(nn.Conv2d(c_prev, 4 * c_prev, 3, padding=1), nn.PixelShuffle(2))
+            c_mask_in = c_prev + c_hr + c_mask_prev
+        self.mask = _conv(c_mask_in, c_hr)
+        self.fuse = nn.Sequential(_conv(c_prev + c_hr, c_out), nn.PReLU(c_out))
+
+    def forward(self, prev: torch.Tensor, hr: torch.Tensor, mask_prev: torch.Tensor | None):
+        if self.first:
+            logits = self.mask(torch.cat([prev, hr], 1))
+            base = prev
+        else:
+            up = F.interpolate(mask_prev, scale_factor=2, mode="nearest")
+            logits = self.mask(torch.cat([self.sp(prev), hr, up], 1))
+            base = F.interpolate(prev, scale_factor=2, mode="nearest")
+        mask = torch.sigmoid(logits)
+        fused = self.fuse(torch.cat([base, hr * mask], 1))
+        return fused, torch.relu(logits), mask
+
+
+class SSNet(nn.Module):
+    """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0))."""
+
+    def __init__(self, lr_channels: int = LR_CHANNELS, widths: tuple[int, ...] = HR_CHANNELS):
+        super().__init__()
+        self.encoder = HREncoder(widths)
+        scales = []
+        c_prev, c_mask = lr_channels, 0
+        for i in reversed(range(len(widths))):
+            scales.append(FusionScale(c_prev, widths[i], c_mask, widths[i], first=(i == len(widths) - 1)))
+            c_prev, c_mask = widths[i], widths[i]
+        self.scales = nn.ModuleList(scales)
+        self.to_rgb = _conv(widths[0], 3)
+
+    def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
+        hr_feats = self.encoder(ref)
+        x, logits, mask = f_lr, None, None
+        for scale, hr in zip(self.scales, reversed(hr_feats)):
+            x, logits, mask = scale(x, hr, logits)
+        return bicubic + self.to_rgb(x), mask

@@ -1,0 +1,233 @@
+"""The `refsr` command: degrade, sr, match, ingest, info, train (conventions.md, "The CLI")."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from refsr.errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+NETS = ("ccnet", "srresnet", "ssnet")
+
+
+def _say(message: str) -> None:
+    """Progress and status lines go to stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from refsr.degrade import SCALE, degrade
+    from refsr.io.images import read_image, require_min_size, write_image
+
+    hr = read_image(args.hr)
+    require_min_size(args.hr, hr.shape, 8 * SCALE)
+    lr = degrade(hr)
+    write_image(args.lr, lr)
+    _say(f"{args.hr}: {hr.shape[0]}x{hr.shape[1]} -> {args.lr}: {lr.shape[0]}x{lr.shape[1]} (HxW, x{SCALE})")
+    return 0
+
+
+def cmd_sr(args: argparse.Namespace) -> int:
+    from refsr.degrade import SCALE
+    from refsr.io.images import read_image, require_min_size, write_image
+    from refsr.methods import super_resolve
+
+    lr, ref = read_image(args.lr), read_image(args.ref)
+    require_min_size(args.lr, lr.shape, SCALE)
+    sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty())
+    want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
+    if sr.shape != want or sr.dtype != np.uint8:
+        raise RuntimeError(f"method {args.method!r} returned {sr.dtype} {sr.shape}, expected uint8 {want}")
+    write_image(args.out, sr)
+    _say(f"{args.out}: {sr.shape[0]}x{sr.shape[1]} (HxW) by {args.method}")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from refsr.degrade import SCALE
+    from refsr.io.atomic import atomic_path
+    from refsr.io.images import read_image, require_min_size
+    from refsr.matching import match
+
+    lr, ref = read_image(args.lr), read_image(args.ref)
+    require_min_size(args.lr, lr.shape, SCALE)
+    centers, matches = match(lr, ref, args.method, stride=args.stride, search=args.search, device=args.device)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, centers=centers, matches=matches)
+    _say(f"{args.out}: {len(centers)} matches by {args.method}")
+    return 0
+
+
+def cmd_ingest_sintel(args: argparse.Namespace) -> int:
+    from refsr.io.sintel import list_clips, read_clip
+    from refsr.store import ingest_video
+
+    available = list_clips(args.root)
+    if args.clips:
+        names = args.clips
+    else:
+        names = [n for n, info in available.items() if args.pass_name in info.passes]
+        skipped = sorted(set(available) - set(names))
+        if skipped:
+            _say(f"skipping clips without a {args.pass_name!r} pass: {', '.join(skipped)}")
+    if not names:
+        raise InputError(args.root, f"no clip has a {args.pass_name!r} pass")
+    clips = []
+    for name in names:  # read (and validate) everything before writing anything
+        _say(f"reading {name} ({args.pass_name})")
+        clips.append(read_clip(args.root, name, args.pass_name))
+    for clip in clips:
+        result = ingest_video(args.store, clip.name, clip, overwrite=args.overwrite)
+        print(f"{clip.name}: {result} ({len(clip.numbers)} frames, flow for {sorted(clip.flow)})")
+    return 0
+
+
+def cmd_ingest_lightfield(args: argparse.Namespace) -> int:
+    from refsr.io.lightfield import read_lightfield
+    from refsr.store import ingest_lightfield
+
+    path = Path(args.path)
+    name = args.name or (path.stem if path.is_file() else path.resolve().name)
+    _say(f"reading {path}")
+    lf = read_lightfield(path)
+    result = ingest_lightfield(args.store, name, lf, overwrite=args.overwrite)
+    u, v, h, w, _ = lf.views.shape
+    print(f"{name}: {result} ({lf.reader}, grid {u}x{v}, views {h}x{w})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from refsr.store import describe, open_store
+
+    print(describe(open_store(args.store, "r")))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from refsr.train import main as train_main
+    except ImportError as err:
+        raise RuntimeError(f"training is not available in this build ({err})") from None
+    return int(train_main(args.net, list(args.rest)) or 0)
+
+
+# ---------------------------------------------------------------- parser
+
+def _matchers() -> Sequence[str] | None:
+    try:
+        from refsr.matching import MATCHERS
+    except Exception:  # a broken matcher module must not take the other commands down
+        return None
+    return MATCHERS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser; method choices come from the registries at call time."""
+    from refsr.methods import METHODS
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback on errors")
+    parser = argparse.ArgumentParser(prog="refsr", parents=[common],
+                                     description="Reference-based x8 super-resolution (RefSR-Net).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("degrade", parents=[common], help="HR image -> x8 LR image (method.md degradation)",
+                       description="Crop HR to a multiple of 8 and shrink it x8 (antialiased bicubic).")
+    p.add_argument("hr", metavar="HR", help="input image (at least 64x64)")
+    p.add_argument("lr", metavar="LR", help="output PNG")
+    p.set_defaults(func=cmd_degrade)
+
+    p = sub.add_parser("sr", parents=[common], help="super-resolve LR x8 with an HR reference",
+                       description="Super-resolve LR x8 using REF; OUT is exactly 8x the LR size.")
+    p.add_argument("lr", metavar="LR")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("--fusion", choices=("mask", "average"), default="mask")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(func=cmd_sr)
+
+    matchers = _matchers()
+    p = sub.add_parser("match", parents=[common], help="cross-scale matching LR -> REF, saved as .npz",
+                       description="Match stride-grid centres of the x8 upsampled LR in REF; "
+                                   "saves arrays 'centers' and 'matches' (N, 2) (y, x) in HR pixels.")
+    p.add_argument("lr", metavar="LR")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("out", metavar="OUT.npz")
+    p.add_argument("--method", required=True, choices=matchers)
+    p.add_argument("--stride", type=int, default=8)
+    p.add_argument("--search", type=int, default=100, help="search window radius in HR pixels")
+    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.set_defaults(func=cmd_match)
+
+    p = sub.add_parser("ingest", parents=[common], help="copy a data set into a Zarr store",
+                       description="Copy Sintel clips or a light field into a Zarr v3 store, all-or-nothing.")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    q = kinds.add_parser("sintel", parents=[common], help="Sintel training folder: one scene per clip",
+                         description="Ingest Sintel clips (scene = clip name, kind video).")
+    q.add_argument("root", metavar="ROOT", help="the training/ folder (clean/, final/, flow/, ...)")
+    q.add_argument("--store", required=True, metavar="S.zarr")
+    q.add_argument("--clips", nargs="+", metavar="CLIP", help="clip names (default: all with the pass)")
+    q.add_argument("--pass", dest="pass_name", choices=("clean", "final"), default="final")
+    q.add_argument("--overwrite", action="store_true", help="replace scenes whose content differs")
+    q.set_defaults(func=cmd_ingest_sintel)
+    q = kinds.add_parser("lightfield", parents=[common], help="light field or stereo pair: one scene",
+                         description="Ingest an HCI folder, a <u>_<v>.png folder, a Middlebury pair or "
+                                     "an HDF5 file (kind lightfield, or stereo for a stereo pair).")
+    q.add_argument("path", metavar="PATH")
+    q.add_argument("--store", required=True, metavar="S.zarr")
+    q.add_argument("--name", help="scene name (default: the folder or file name)")
+    q.add_argument("--overwrite", action="store_true", help="replace the scene if its content differs")
+    q.set_defaults(func=cmd_ingest_lightfield)
+
+    p = sub.add_parser("info", parents=[common], help="describe a store (read-only)",
+                       description="Print the scenes, arrays and runs of a store; opens it read-only.")
+    p.add_argument("store", metavar="S.zarr")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("train", parents=[common], help="train a network (forwards to refsr.train)",
+                       description="Train ccnet, srresnet or ssnet; further arguments go to the trainer "
+                                   "(try `refsr train NET --help`).")
+    p.add_argument("net", metavar="NET", choices=NETS, help="|".join(NETS))
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the trainer, e.g. --config cpu")
+    p.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `refsr` command; returns the exit code (2 bad input, 1 other failure)."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.func(args)
+    except InputError as err:
+        if debug:
+            traceback.print_exc()
+        _say(f"refsr: error: {err.path}: {err.problem}")
+        return 2
+    except KeyboardInterrupt:
+        _say("refsr: interrupted")
+        return 130
+    except Exception as err:
+        if debug:
+            traceback.print_exc()
+        message = " ".join(str(err).split()) or type(err).__name__
+        _say(f"refsr: error: {message}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

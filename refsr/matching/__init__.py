@@ -1,0 +1,82 @@
+"""Cross-scale matchers with one signature: LR input + HR reference -> centres and matches.
+
+The input is brought to HR size by bilinear x8 (method.md); "blurry" variants compare against
+the reference degraded x8 and upsampled the same way. Each method is a dense feature map per
+image plus `window_search`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+from refsr.degrade import SCALE, downsample, upsample
+from refsr.devices import pick_device
+from refsr.matching.search import l2_as_dot, window_search
+from refsr.tensors import to_tensor
+
+MATCHERS = ("ccnet", "zncc", "zncc-blurry", "dsift", "dsift-blurry", "gradient")
+
+
+def grid_centers(height: int, width: int, stride: int = SCALE) -> np.ndarray:
+    """The default centres y = stride*m + stride//2, x = stride*n + stride//2 inside the image, (N, 2) int."""
+    ys = np.arange(stride // 2, height, stride)
+    xs = np.arange(stride // 2, width, stride)
+    return np.stack(np.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
+
+
+def blur_reference(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """The reference degraded x`scale` and upsampled bilinearly, like the input (crop to a multiple first)."""
+    h, w = ref.shape[-2:]
+    hc, wc = h - h % scale, w - w % scale
+    blurry = upsample(downsample(ref[..., :hc, :wc], scale), scale, "bilinear")
+    return torch.nn.functional.pad(blurry, (0, w - wc, 0, h - hc), mode="replicate")
+
+
+def _feature_fn(method: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], bool, str]:
+    """(feature function image (1,3,H,W) -> (C,H,W), uses blurry reference, metric 'dot' | 'l2')."""
+    from refsr.matching import handcrafted
+
+    if method == "ccnet":
+        from refsr.matching.ccnet import ccnet_features
+        return ccnet_features, False, "dot"
+    table = {
+        "zncc": (handcrafted.zncc_features, False, "dot"),
+        "zncc-blurry": (handcrafted.zncc_features, True, "dot"),
+        "dsift": (handcrafted.dsift_features, False, "l2"),
+        "dsift-blurry": (handcrafted.dsift_features, True, "l2"),
+        "gradient": (handcrafted.gradient_features, True, "l2"),
+    }
+    if method not in table:
+        raise ValueError(f"unknown matching method {method!r}; choose from {', '.join(MATCHERS)}")
+    return table[method]
+
+
+@torch.no_grad()
+def match_tensors(
+    lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, method: str = "ccnet", search: int = 100,
+) -> torch.Tensor:
+    """Matches (N, 2) long in the reference for centres (N, 2) long of the upsampled input (1,3,H,W)."""
+    features, blurry, metric = _feature_fn(method)
+    feat_in = features(lr_up)
+    feat_ref = features(blur_reference(ref) if blurry else ref)
+    query = feat_in[:, centers[:, 0], centers[:, 1]].T.contiguous()
+    if metric == "l2":
+        query, feat_ref = l2_as_dot(query, feat_ref)
+    return window_search(query, feat_ref, centers, search)
+
+
+def match(
+    lr: np.ndarray, ref: np.ndarray, method: str = "ccnet", stride: int = SCALE, search: int = 100,
+    device: str = "auto", centers: np.ndarray | None = None, scale: int = SCALE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 LR (h, w, 3) and HR reference -> (centers, matches), each (N, 2) float (y, x) in HR pixels."""
+    dev = pick_device(device)
+    lr_up = upsample(to_tensor(lr, dev), scale, "bilinear")
+    ref_t = to_tensor(ref, dev)
+    if centers is None:
+        centers = grid_centers(*lr_up.shape[-2:], stride)
+    c = torch.as_tensor(np.asarray(centers), dtype=torch.long, device=dev)
+    found = match_tensors(lr_up, ref_t, c, method, search)
+    return np.asarray(centers, dtype=np.float64), found.cpu().numpy().astype(np.float64)

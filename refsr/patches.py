@@ -1,0 +1,43 @@
+"""Patch geometry of SS-Net: 8x8 LR patches at stride 2, their 64x64 HR footprints, gather and fold."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+PATCH = 8   # LR patch size
+STRIDE = 2  # LR stride between patches
+
+
+def padded_lr_size(h: int, w: int) -> tuple[int, int]:
+    """Smallest (H, W) >= (h, w) whose patch grid covers every pixel (needs h, w >= PATCH)."""
+    return h + (h - PATCH) % STRIDE, w + (w - PATCH) % STRIDE
+
+
+def patch_grid(h: int, w: int) -> tuple[int, int]:
+    """Number of patch rows and columns on an LR image of (h, w) (already padded)."""
+    return (h - PATCH) // STRIDE + 1, (w - PATCH) // STRIDE + 1
+
+
+def patch_origins(rows: range, cols: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """LR top-left corners (P, 2) of the patches in patch rows `rows`, row-major."""
+    ys = torch.as_tensor(list(rows), device=device) * STRIDE
+    xs = torch.arange(cols, device=device) * STRIDE
+    return torch.stack(torch.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
+
+
+def gather(image: torch.Tensor, tops: torch.Tensor, size: int) -> torch.Tensor:
+    """Crops (P, C, size, size) of `image` (C, H, W) at top-left corners `tops` (P, 2); caller pads."""
+    ar = torch.arange(size, device=image.device)
+    ys = (tops[:, 0:1] + ar)[:, :, None]
+    xs = (tops[:, 1:2] + ar)[:, None, :]
+    return image[:, ys, xs].permute(1, 0, 2, 3)
+
+
+def fold_band(patches: torch.Tensor, cols: int, scale: int) -> torch.Tensor:
+    """Sum row-major HR patches (P, C, k, k) of whole patch rows into their band (C, Hb, Wb)."""
+    p, c, k, _ = patches.shape
+    rows = p // cols
+    step = STRIDE * scale
+    size = (k + step * (rows - 1), k + step * (cols - 1))
+    cols_flat = patches.reshape(1, p, c * k * k).transpose(1, 2)
+    return F.fold(cols_flat, size, kernel_size=k, stride=step)[0]

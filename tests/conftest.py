@@ -1,0 +1,32 @@
+"""Shared fixtures: where the real data lives, skipping with a reason when it is absent."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA_ROOT = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    if not DATA_ROOT.is_dir():
+        pytest.skip(f"real data not found at {DATA_ROOT} (set REFSR_DATA)")
+    return DATA_ROOT
+
+
+@pytest.fixture(scope="session")
+def sintel_root(data_root: Path) -> Path:
+    root = data_root / "sintel" / "training"
+    if not root.is_dir():
+        pytest.skip(f"Sintel data not found at {root}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def hci_antinous(data_root: Path) -> Path:
+    root = data_root / "hci" / "antinous"
+    if not root.is_dir():
+        pytest.skip(f"HCI antinous not found at {root}")
+    return root
