@@ -1,64 +1,75 @@
-"""`python -m refsr.demo` (make demo): the x8 bicubic baseline on the bundled Motorcycle stereo pair.
+"""`python -m refsr.demo`: print the per-view table of a scene's latest finished run (make demo's last step).
 
-Ingests the pair into data/demo.zarr (scene `motorcycle`), super-resolves the degraded left view
-(0, 0) with the right view (0, 1) as reference, stores the run `demo-bicubic` with its metrics
-and prints them. Re-running reuses the scene (unchanged) and rewrites the run, which the demo owns.
+`make demo` runs the Prefect deployment refsr/lf-reconstruct on the embedded Motorcycle pair into
+data/demo.zarr; this helper then reads the store (read-only) and prints the PSNR / PSNR-Y / SSIM
+of every target, the store path and the report pictures written next to the store.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-from refsr import metrics
-from refsr.degrade import SCALE, crop_to_multiple, degrade
-from refsr.io.lightfield import motorcycle_sample
-from refsr.methods import super_resolve
+import numpy as np
+
 from refsr import store as st
-
-SCENE, RUN_ID, METHOD = "motorcycle", "demo-bicubic", "bicubic"
-TARGET, REFERENCE = (0, 0), (0, 1)
+from refsr.errors import InputError
 
 
-def default_store() -> Path:
-    """data/demo.zarr under the repository root (the folder with pyproject.toml), else under the cwd."""
-    repo = Path(__file__).resolve().parents[1]
-    return (repo if (repo / "pyproject.toml").is_file() else Path.cwd()) / "data" / "demo.zarr"
+def latest_run(store: str | Path, scene: str) -> str:
+    """Id of the scene's most recently finished run."""
+    finished = []
+    for run_id, name in st.run_names(store):
+        if name == scene:
+            stamp = st.run_group(store, run_id, scene).attrs.get("finished")
+            if stamp:
+                finished.append((str(stamp), run_id))
+    if not finished:
+        raise InputError(store, f"no finished run of scene {scene!r}")
+    return max(finished)[1]
 
 
-def run_demo(store: Path) -> dict[str, float]:
-    """Ingest, degrade, super-resolve, store and evaluate; returns the metrics of the one target."""
-    lf = motorcycle_sample()
-    result = st.ingest_lightfield(store, SCENE, lf)
-    hr, ref = lf.views[TARGET], lf.views[REFERENCE]
-    truth = crop_to_multiple(hr)
-    lr = degrade(hr)
-    print(f"scene {SCENE}: {result} ({lf.reader}, grid {lf.grid[0]}x{lf.grid[1]}, views "
-          f"{hr.shape[0]}x{hr.shape[1]}); input view {TARGET} -> LR {lr.shape[0]}x{lr.shape[1]} (x{SCALE})",
-          file=sys.stderr)
-    sr = super_resolve(lr, ref, METHOD, device="cpu")
-    attrs = {"method": METHOD, "weights": None, "reference": list(REFERENCE), "fusion": None,
-             "device": "cpu", "params": {"scale": SCALE}}
-    st.create_run(store, RUN_ID, SCENE, [TARGET], truth.shape[:2], attrs, overwrite=True)
-    st.write_target(store, RUN_ID, SCENE, 0, sr)
-    scores = {"psnr": metrics.psnr(sr, truth), "psnr_y": metrics.psnr_y(sr, truth), "ssim": metrics.ssim(sr, truth)}
-    st.write_metrics(store, RUN_ID, SCENE, 0, **scores)
-    st.finish_run(store, RUN_ID, SCENE)
-    return scores
+def table(store: str | Path, run_id: str, scene: str) -> str:
+    """The run's per-target table: target, reference, PSNR, PSNR-Y, SSIM, and the mean."""
+    g = st.run_group(store, run_id, scene)
+    attrs = g.attrs
+    targets = np.asarray(g["targets"][...])
+    scores = {k: np.asarray(g[k][...]) for k in st.METRICS}
+    video = attrs.get("reference") == "previous"
+    lines = [f"run {run_id}  scene {scene}  method {attrs.get('method')}  device {attrs.get('device')}",
+             f"{'target':<10}{'reference':<11}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}"]
+    for i, t in enumerate(targets):
+        ref = f"({t[0] - 1}, 0)" if video else f"({attrs['reference'][0]}, {attrs['reference'][1]})"
+        lines.append(f"({t[0]}, {t[1]})".ljust(10) + ref.ljust(11) + f"{scores['psnr'][i]:>8.2f}"
+                     f"{scores['psnr_y'][i]:>8.2f}{scores['ssim'][i]:>8.4f}")
+    if len(targets) > 1:
+        lines.append(f"{'mean':<21}{np.nanmean(scores['psnr']):>8.2f}{np.nanmean(scores['psnr_y']):>8.2f}"
+                     f"{np.nanmean(scores['ssim']):>8.4f}")
+    return "\n".join(lines)
 
 
-def main() -> int:
-    """Run the demo and print the result table, the store path and how to browse it."""
-    store = default_store()
-    scores = run_demo(store)
-    print(f"{'method':<9}{'target':<8}{'reference':<11}{'PSNR':>7}{'PSNR-Y':>8}{'SSIM':>8}")
-    print(f"{METHOD:<9}{str(TARGET):<8}{str(REFERENCE):<11}{scores['psnr']:>7.2f}{scores['psnr_y']:>8.2f}"
-          f"{scores['ssim']:>8.4f}")
-    print(f"store: {store}  (run runs/{RUN_ID}/{SCENE})")
+def pictures(store: str | Path, run_id: str, scene: str) -> list[Path]:
+    """The report PNGs of a run: `<store>.reports/<run_id>/<scene>/*.png`."""
+    root = Path(store)
+    return sorted((root.parent / f"{root.name}.reports" / run_id / scene).glob("*.png"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m refsr.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default="data/demo.zarr")
+    parser.add_argument("--scene", default="motorcycle")
+    parser.add_argument("--run", default=None, help="run id (default: the latest finished run of the scene)")
+    args = parser.parse_args(argv)
     try:
-        shown = store.relative_to(Path.cwd())
-    except ValueError:
-        shown = store
-    print(f"browse it: .venv/bin/refsr info {shown}")
+        run_id = args.run or latest_run(args.store, args.scene)
+        print(table(args.store, run_id, args.scene))
+    except InputError as err:
+        print(f"refsr.demo: error: {err}", file=sys.stderr)
+        return 2
+    print(f"store: {Path(args.store).resolve()}  (run runs/{run_id}/{args.scene})")
+    for p in pictures(args.store, run_id, args.scene):
+        print(f"picture: {p.resolve()}")
+    print(f"browse it: .venv/bin/refsr info {args.store}")
     return 0
 
 

@@ -46,10 +46,15 @@ def weights_sha256(name: str) -> str:
     return hashlib.sha256(weights_path(name).read_bytes()).hexdigest()
 
 
-def sidecar(name: str) -> dict:
-    """The JSON sidecar saying how the weights were made."""
-    path = weights_path(name).with_suffix(".json")
+def sidecar_of(path: Path) -> dict:
+    """The JSON sidecar next to a weights file (empty if absent)."""
+    path = Path(path).with_suffix(".json")
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def sidecar(name: str) -> dict:
+    """The JSON sidecar saying how the shipped weights `name` were made."""
+    return sidecar_of(weights_path(name))
 
 
 _CACHE: dict[tuple[str, str], nn.Module] = {}

@@ -53,6 +53,22 @@ def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
     raise ValueError(f"unknown fusion {fusion!r} (mask | average)")
 
 
+def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int) -> torch.Tensor:
+    """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only on the rows they need."""
+    H, ref_h = lr_up.shape[-2], ref.shape[-2]
+    cy0, cy1 = int(centers[:, 0].min()), int(centers[:, 0].max()) + 1
+    iy0, iy1 = max(cy0 - HALF_RF, 0), min(cy1 + HALF_RF, H)
+    f_in = ccnet(lr_up[..., iy0:iy1, :])[0]
+    query = f_in[:, centers[:, 0] - iy0, centers[:, 1]].T.contiguous()
+    del f_in
+    ry0, ry1 = max(cy0 - search - HALF_RF, 0), min(cy1 + search + HALF_RF, ref_h)
+    local = centers.clone()
+    local[:, 0] -= ry0
+    matches = window_search(query, ccnet(ref[..., ry0:ry1, :])[0], local, search)
+    matches[:, 0] += ry0
+    return matches
+
+
 def _band_rows(rows: int, cols: int, width_hr: int, search: int, budget_bytes: float) -> int:
     """Patch rows per band so the reference CC-Net slab (256 ch, float32) stays within budget."""
     step = STRIDE * SCALE
@@ -78,7 +94,6 @@ def refsr_super_resolve(
     lr_up = upsample(lr_pad, SCALE, "bilinear")
     rows, cols = patch_grid(hp, wp)
     H, W = hp * SCALE, wp * SCALE
-    ref_h = ref.shape[-2]
     out = torch.zeros(3, H, W, device=lr.device)
     weight = torch.zeros(1, H, W, device=lr.device)
     band = _band_rows(rows, cols, max(W, ref.shape[-1]), search, memory_budget)
@@ -88,18 +103,7 @@ def refsr_super_resolve(
         r1 = min(rows, r0 + band)
         tops = patch_origins(range(r0, r1), cols, lr.device)
         centers = patch_centers(tops)
-        cy0, cy1 = int(centers[:, 0].min()), int(centers[:, 0].max()) + 1
-        # Features of the input rows around the centres and of the reference rows the windows reach.
-        iy0, iy1 = max(cy0 - HALF_RF, 0), min(cy1 + HALF_RF, H)
-        f_in = models.ccnet(lr_up[..., iy0:iy1, :])[0]
-        query = f_in[:, centers[:, 0] - iy0, centers[:, 1]].T.contiguous()
-        ry0, ry1 = max(cy0 - search - HALF_RF, 0), min(cy1 + search + HALF_RF, ref_h)
-        g = models.ccnet(ref[..., ry0:ry1, :])[0]
-        local = centers.clone()
-        local[:, 0] -= ry0
-        matches = window_search(query, g, local, search)
-        matches[:, 0] += ry0
-        del f_in, g
+        matches = match_centers(models.ccnet, lr_up, ref, centers, search)
         parts, weights = [], []
         for i in range(0, len(tops), batch):
             t = tops[i : i + batch]

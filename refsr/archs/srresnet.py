@@ -55,6 +55,8 @@ class SRResNet(nn.Module):
         stages = {2: 1, 4: 2, 8: 3}[scale]
         self.up = nn.Sequential(*[_up_stage(channels, arch) for _ in range(stages)])
         self.to_rgb = nn.Conv2d(channels, 3, 9, padding=4)
+        nn.init.zeros_(self.to_rgb.weight)  # start as bicubic; learn the residual
+        nn.init.zeros_(self.to_rgb.bias)
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)

@@ -80,6 +80,8 @@ class SSNet(nn.Module):
             c_prev, c_mask = widths[i], widths[i]
         self.scales = nn.ModuleList(scales)
         self.to_rgb = _conv(widths[0], 3)
+        nn.init.zeros_(self.to_rgb.weight)  # start as the bicubic prediction; learn the residual
+        nn.init.zeros_(self.to_rgb.bias)
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
         hr_feats = self.encoder(ref)

@@ -23,7 +23,7 @@ from refsr.patches import gather
 from refsr.tensors import to_tensor
 from refsr.train.augment import rot90_pair, synthetic_pair
 from refsr.train.data import Pair, natural_images, training_pairs, validation_pairs
-from refsr.train.loop import Budget, config_dict, load_checkpoint, machine, progress, save_checkpoint
+from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
 
 HALF = RECEPTIVE_FIELD // 2
 
@@ -70,10 +70,10 @@ def prepare(pair: Pair, rng: np.random.Generator, radius: int, device: torch.dev
     if keep.sum() == 0:
         return None
     inp = upsample(to_tensor(degrade(target), device), SCALE, "bilinear")[0]
-    pad_ref = HALF + radius
+    pad = HALF + radius
     return Prepared(
-        F.pad(inp, (HALF,) * 4),
-        F.pad(to_tensor(pair.reference, device)[0], (pad_ref,) * 4),
+        F.pad(inp, (pad,) * 4),
+        F.pad(to_tensor(pair.reference, device)[0], (pad,) * 4),
         torch.as_tensor(centers[keep], device=device),
         torch.as_tensor(pair.truth[keep], device=device),
     )
@@ -87,9 +87,8 @@ def sample(pool: list[Prepared], batch: int, radius: int, rng: np.random.Generat
         for i in k:
             p = pool[i]
             j = int(rng.integers(len(p.centers)))
-            # Input padded by HALF only: its patch is grown to `size` with zeros beyond the padding.
-            inp = F.pad(p.inp, (radius,) * 4)
-            inputs.append(gather(inp, p.centers[j : j + 1], size))
+            # The input patch has the reference's size too (zeros beyond the image), see batch_loss.
+            inputs.append(gather(p.inp, p.centers[j : j + 1], size))
             refs.append(gather(p.ref, p.truth[j : j + 1], size))
     return torch.cat(inputs), torch.cat(refs)
 
@@ -126,6 +125,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
           name: str = "ccnet", config_name: str = "custom", command: str = "") -> dict:
     """Train CC-Net and write `out/<name>.pt` + sidecar; resumes from `out/<name>.ckpt`."""
     dev = pick_device(device)
+    fast_cuda()
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     real = [p for p in training_pairs(data_root) if len(p.centers)]

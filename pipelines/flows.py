@@ -1,0 +1,207 @@
+"""Prefect flows of refsr (all named `refsr`; prefect.yaml deploys each as refsr/<deployment>).
+
+- `lf_reconstruct`: ingest a light field -> open (or resume) a run -> one mapped `reconstruct` task
+  per target view -> Dask-parallel evaluation -> report artifacts + PNGs -> mark the run finished.
+- `sintel_reconstruct`: the same for Sintel clips, frame t+1 super-resolved from frame t.
+- `reprocess`: re-run every scene of a store whose results are missing or were made with other
+  weights; a second run finds everything up to date and writes nothing.
+
+Run ids default to `<method>-<hash of settings and weights>`, so the same call resumes a run that
+was interrupted and re-does only the missing targets.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal, Optional, Union
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipelines import tasks as T
+from refsr import store as st
+
+Pair = tuple[int, int]
+TargetsParam = Union[list[Pair], Literal["all"], None]
+_RUNNER = ThreadPoolTaskRunner(max_workers=4)
+
+
+def _device(device: str) -> str:
+    from refsr.devices import pick_device
+
+    return str(pick_device(device))
+
+
+def _run(store: str, runs: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
+         timings: dict[str, float]) -> dict:
+    """Reconstruct the pending targets of `runs` (open_run results), evaluate, report, finish."""
+    logger = get_run_logger()
+    rec = T.reconstruct_target
+    if device.startswith("cuda"):  # `prefect concurrency-limit create refsr-gpu 1` limits it across runs too
+        rec = rec.with_options(tags=["refsr-gpu"])
+    t0 = time.perf_counter()
+    futures = [(r, i, rec.submit(store, r["run_id"], r["scene"], i, device)) for r in runs for i in r["pending"]]
+    failures = []
+    for r, i, future in futures:
+        future.wait()
+        if not future.state.is_completed():
+            err = future.state.result(raise_on_failure=False)
+            failures.append(f"{r['scene']} target {i}: {err}")
+    timings["reconstruct_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in runs], dask_address,
+                           dask_workers)
+    timings["evaluate_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reports = [T.report(store, r["run_id"], r["scene"]) for r in runs]
+    finished = [T.finish(store, r["run_id"], r["scene"]) for r in runs]
+    timings["report_s"] = time.perf_counter() - t0
+    logger.info("timings (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+    for rep in reports:
+        logger.info("report of %s/%s: %s", rep["run_id"], rep["scene"], rep["report_dir"])
+    summary = {"store": store, "runs": [{k: r[k] for k in ("run_id", "scene", "status", "n")} for r in runs],
+               "reconstructed": len(futures) - len(failures), "evaluated": evaluated, "reports": reports,
+               "finished": finished, "timings": timings}
+    if failures:
+        raise RuntimeError(f"{len(failures)} target(s) failed (the others are stored; rerun to retry them): "
+                           + "; ".join(failures))
+    return summary
+
+
+@flow(name="refsr", task_runner=_RUNNER, log_prints=True)
+def lf_reconstruct(
+    source: str = T.SAMPLE,
+    store: str = "data/demo.zarr",
+    scene: Optional[str] = None,
+    reference: Optional[Pair] = None,
+    targets: TargetsParam = None,
+    method: Optional[str] = None,
+    fusion: Literal["mask", "average"] = "mask",
+    device: str = "auto",
+    dask_address: Optional[str] = None,
+    dask_workers: Optional[int] = None,
+    run_id: Optional[str] = None,
+) -> dict:
+    """Super-resolve x8 light-field views from a reference view and evaluate them.
+
+    source: "sample" (embedded Motorcycle pair), an HCI folder, a `<u>_<v>.png` folder or an HDF5 file.
+    reference/targets default to (0, 0) and [(3, 3)] ("all" = every view but the reference); for a
+    stereo pair (0, 1) and [(0, 0)]. method None = "refsr" once its weights exist, else "bicubic".
+    """
+    timings: dict[str, float] = {}
+    store = str(Path(store).expanduser().resolve())
+    method = method or T.default_method()
+    dev = _device(device)
+    t0 = time.perf_counter()
+    ing = T.ingest_lightfield(source, store, scene)
+    timings["ingest_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run = T.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id)
+    timings["open_run_s"] = time.perf_counter() - t0
+    return _run(store, [run], dev, dask_address, dask_workers, timings)
+
+
+@flow(name="refsr", task_runner=_RUNNER, log_prints=True)
+def sintel_reconstruct(
+    source: str,
+    store: str = "data/sintel.zarr",
+    clips: Optional[list[str]] = None,
+    pass_name: Literal["clean", "final"] = "final",
+    frames: Optional[int] = None,
+    method: Optional[str] = None,
+    fusion: Literal["mask", "average"] = "mask",
+    device: str = "auto",
+    dask_address: Optional[str] = None,
+    dask_workers: Optional[int] = None,
+    run_id: Optional[str] = None,
+) -> dict:
+    """Super-resolve x8 every frame t+1 of Sintel clips from frame t (source: a Sintel `training/` folder).
+
+    clips None = every clip with the pass; frames N = only the first N frames of each clip (scene `<clip>-firstN`).
+    """
+    from refsr.io.sintel import list_clips
+
+    timings: dict[str, float] = {}
+    store = str(Path(store).expanduser().resolve())
+    method = method or T.default_method()
+    dev = _device(device)
+    names = clips or [n for n, info in list_clips(source).items() if pass_name in info.passes]
+    t0 = time.perf_counter()
+    scenes = [T.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
+    timings["ingest_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    runs = [T.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
+    timings["open_run_s"] = time.perf_counter() - t0
+    return _run(store, runs, dev, dask_address, dask_workers, timings)
+
+
+def _configs(store: str, scene: str) -> list[dict]:
+    """The distinct (reference, targets) of the scene's runs; none yet = the defaults."""
+    seen, out = set(), []
+    for run_id, name in st.run_names(store):
+        if name != scene:
+            continue
+        a = st.run_group(store, run_id, scene).attrs
+        cfg = {"reference": a.get("reference"), "targets": a.get("targets")}
+        key = repr(cfg)
+        if key not in seen:
+            seen.add(key)
+            out.append(cfg)
+    return out or [{"reference": None, "targets": None}]
+
+
+def _up_to_date(store: str, scene: str, identity: dict) -> tuple[bool, str | None]:
+    """(finished run with this identity exists, id of an unfinished one to resume)."""
+    resume = None
+    for run_id, name in st.run_names(store):
+        if name != scene:
+            continue
+        a = st.run_group(store, run_id, scene).attrs
+        if all(a.get(k) == identity.get(k) for k in st.RUN_IDENTITY):
+            if a.get("finished"):
+                return True, run_id
+            resume = run_id
+    return False, resume
+
+
+@flow(name="refsr", task_runner=_RUNNER, log_prints=True)
+def reprocess(
+    store: str = "data/demo.zarr",
+    method: Optional[str] = None,
+    fusion: Literal["mask", "average"] = "mask",
+    device: str = "auto",
+    dask_address: Optional[str] = None,
+    dask_workers: Optional[int] = None,
+) -> dict:
+    """Re-run every scene whose results with `method` and its current weights are missing or unfinished.
+
+    Each scene keeps the references and targets of its earlier runs (the defaults when it has none).
+    Up-to-date scenes are not touched, so a second run writes nothing.
+    """
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+    store = str(Path(store).expanduser().resolve())
+    method = method or T.default_method()
+    dev = _device(device)
+    weights = T.method_weights(method)
+    runs, fresh = [], []
+    t0 = time.perf_counter()
+    for scene in st.scene_names(store):
+        for cfg in _configs(store, scene):
+            reference, targets = T.resolve_targets(store, scene, cfg["reference"], cfg["targets"])
+            identity = T.run_identity(method, weights, reference, targets,
+                                      fusion if method in T.FUSION_METHODS else None, {"scale": T.SCALE})
+            done, resume = _up_to_date(store, scene, identity)
+            if done:
+                fresh.append(f"{scene}:{resume}")
+                continue
+            runs.append(T.open_run(store, scene, reference, targets, method, fusion, dev, resume))
+    timings["open_run_s"] = time.perf_counter() - t0
+    logger.info("%d run(s) to (re)do, %d up to date: %s", len(runs), len(fresh), ", ".join(fresh) or "-")
+    if not runs:
+        return {"store": store, "runs": [], "up_to_date": fresh, "timings": timings}
+    return {**_run(store, runs, dev, dask_address, dask_workers, timings), "up_to_date": fresh}
+
+
+if __name__ == "__main__":
+    print(lf_reconstruct())

@@ -1,0 +1,190 @@
+"""Train SS-Net on (target, reference) pairs with frozen CC-Net matches and frozen SRResNet+NN features.
+
+As in the paper, correspondence maps are recomputed for a small pool of augmented pairs every
+`refresh` iterations rather than per step.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from refsr import models
+from refsr.archs.ssnet import SSNet
+from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
+from refsr.devices import pick_device
+from refsr.metrics import psnr
+from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origins
+from refsr.synthesis import RefSRModels, match_centers, patch_centers, reference_patches, refsr_super_resolve
+from refsr.tensors import to_image, to_tensor
+from refsr.train.augment import rot90_pair
+from refsr.train.data import Pair, training_pairs, validation_pairs
+from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
+
+HR_PATCH = PATCH * SCALE
+
+
+@dataclass
+class Config:
+    batch: int = 8
+    lr: float = 1e-4
+    search: int = 100
+    budget: Budget = field(default_factory=lambda: Budget(30000))
+    pool: int = 4
+    refresh: int = 25  # one of the 4 pooled pairs re-matched every 25 steps = all 4 per 100 (paper)
+    seed: int = 0
+    crop: int | None = None  # train on random HR crops of this side (CPU config) instead of whole images
+
+
+CONFIGS = {"paper": Config(), "cpu": Config(search=32, budget=Budget(1000, minutes=40), refresh=20, crop=256)}
+
+
+@dataclass
+class Prepared:
+    f_lr: torch.Tensor  # (64, h, w) frozen SRResNet+NN features
+    bicubic: torch.Tensor  # (3, 8h, 8w)
+    hr: torch.Tensor  # (3, 8h, 8w) ground truth
+    ref: torch.Tensor  # (3, H', W')
+    tops: torch.Tensor  # (P, 2) LR patch corners
+    matches: torch.Tensor  # (P, 2) CC-Net matches of the patch centres
+
+
+@torch.no_grad()
+def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: Config, device: torch.device,
+            augment: bool = True) -> Prepared:
+    """Augment (rot90, 8x8 offset, optional crop), degrade, and match every patch centre with CC-Net."""
+    offset = (0, 0)
+    if augment:
+        pair = rot90_pair(pair, int(rng.integers(4)))
+        offset = tuple(int(v) for v in rng.integers(0, SCALE, size=2))
+    target = crop_to_multiple(pair.target, SCALE, offset)
+    reference = pair.reference
+    if config.crop:
+        h, w = target.shape[:2]
+        s = min(config.crop, h, w)
+        y, x = int(rng.integers(0, h - s + 1)) // SCALE * SCALE, int(rng.integers(0, w - s + 1)) // SCALE * SCALE
+        target = target[y : y + s, x : x + s]
+        m = config.search
+        reference = reference[max(y - m, 0) : y + s + m, max(x - m, 0) : x + s + m]
+        # Keep the reference in the target's coordinates: the crop above shifted it by (min(y, m), min(x, m)).
+        reference = np.pad(reference, ((m - min(y, m), 0), (m - min(x, m), 0), (0, 0)), mode="edge")[m : m + s + m, m : m + s + m]
+    lr = to_tensor(degrade(target), device)
+    h, w = lr.shape[-2:]
+    hp, wp = padded_lr_size(h, w)
+    hr = F.pad(to_tensor(target, device), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE), mode="replicate")[0]
+    lr = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
+    ref = to_tensor(reference, device)
+    rows, cols = patch_grid(hp, wp)
+    tops = patch_origins(range(rows), cols, device)
+    matches = match_centers(frozen.ccnet, upsample(lr, SCALE, "bilinear"), ref, patch_centers(tops), config.search)
+    return Prepared(frozen.srresnet_nn.body(lr)[0], upsample(lr, SCALE, "bicubic")[0], hr, ref[0], tops, matches)
+
+
+def sample(pool: list[Prepared], batch: int, rng: np.random.Generator):
+    """(F_LR, reference patch, bicubic patch, HR patch) batches from random patches of the pool."""
+    parts = []
+    for _ in range(batch):
+        p = pool[int(rng.integers(len(pool)))]
+        i = int(rng.integers(len(p.tops)))
+        t = p.tops[i : i + 1]
+        parts.append((gather(p.f_lr, t, PATCH), reference_patches(p.ref, p.matches[i : i + 1], HR_PATCH),
+                      gather(p.bicubic, t * SCALE, HR_PATCH), gather(p.hr, t * SCALE, HR_PATCH)))
+    return [torch.cat(x) for x in zip(*parts)]
+
+
+@torch.no_grad()
+def validate(frozen: RefSRModels, pairs: list[Pair], device: torch.device, search: int, crop: int | None) -> dict:
+    """PSNR of full RefSR reconstructions (mask fusion) against bicubic on the validation pairs."""
+    frozen.ssnet.eval()
+    sr_scores, bic_scores = [], []
+    for pair in pairs:
+        target = crop_to_multiple(pair.target[:crop, :crop] if crop else pair.target)
+        lr = degrade(target)
+        sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(pair.reference, device), frozen, search=search)
+        sr_scores.append(psnr(to_image(sr[0]), target))
+        bic_scores.append(psnr(to_image(upsample(to_tensor(lr, device), SCALE)[0]), target))
+    frozen.ssnet.train()
+    return {"val_psnr_refsr": float(np.mean(sr_scores)), "val_psnr_bicubic": float(np.mean(bic_scores))}
+
+
+def train(config: Config, data_root: Path, out: Path, device: str = "auto", show_progress: bool = True,
+          config_name: str = "custom", command: str = "", weights: Path | None = None) -> dict:
+    """Train SS-Net with frozen CC-Net and SRResNet+NN from `weights` (default: out); write `out/ssnet.pt`."""
+    dev = pick_device(device)
+    fast_cuda()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    weights = weights or out
+    frozen_nets = {}
+    for name in ("ccnet", "srresnet_nn"):
+        net = models.ARCHS[name]()
+        net.load_state_dict(torch.load(weights / f"{name}.pt", map_location="cpu", weights_only=True))
+        frozen_nets[name] = net.to(dev).eval().requires_grad_(False)
+    ssnet = SSNet().to(dev).train()
+    frozen = RefSRModels(frozen_nets["ccnet"], frozen_nets["srresnet_nn"], ssnet)
+    real = training_pairs(data_root, with_truth=False)
+    val = validation_pairs(data_root, with_truth=False)
+    opt = torch.optim.Adam(ssnet.parameters(), lr=config.lr)
+    ckpt = out / "ssnet.ckpt"
+    step, log = load_checkpoint(ckpt, {"ssnet": ssnet}, {"opt": opt})
+    pool = [prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev) for _ in range(config.pool)]
+    started = time.time()
+    bar = progress(config.budget.iterations, step, "ssnet", show_progress)
+    recent = []
+    while not config.budget.done(step, started):
+        if step % config.refresh == 0:
+            pool[int(rng.integers(len(pool)))] = prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev)
+        f_lr, ref, bic, hr = sample(pool, config.batch, rng)
+        out_rgb, _ = ssnet(f_lr, ref, bic)
+        loss = F.mse_loss(out_rgb, hr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        recent.append(loss.item())
+        bar.update(1)
+        if step % 200 == 0 or config.budget.done(step, started):
+            log.append({"step": step, "train_loss": float(np.mean(recent[-200:])), "seconds": round(time.time() - started, 1)})
+            if step % 1000 == 0:
+                save_checkpoint(ckpt, step, {"ssnet": ssnet}, {"opt": opt}, log)
+    bar.close()
+    final = validate(frozen, val, dev, config.search, config.crop)
+    meta = {
+        "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
+        "iterations": step, "train_seconds": round(time.time() - started, 1), "device": machine(), "loss": "MSE",
+        "frozen": {n: models.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
+        "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
+                 "Middlebury left from right), no validation clip or view",
+                 "validation": sorted(p.name for p in val)},
+        "final_train_loss": log[-1]["train_loss"] if log else None, **final,
+        "log": log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    models.save(ssnet, out / "ssnet.pt", meta)
+    save_checkpoint(ckpt, step, {"ssnet": ssnet}, {"opt": opt}, log)
+    return meta
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="refsr train ssnet", description="Train SS-Net (needs ccnet and srresnet_nn weights).")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
+    parser.add_argument("--weights", type=Path, help="folder with ccnet.pt and srresnet_nn.pt (default: --out)")
+    parser.add_argument("--iterations", type=int)
+    parser.add_argument("--minutes", type=float)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    config = dataclasses.replace(CONFIGS[args.config], seed=args.seed)
+    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    meta = train(config, args.data, args.out, args.device, config_name=args.config,
+                 command="refsr train ssnet " + " ".join(argv), weights=args.weights)
+    print(f"ssnet: {meta['iterations']} iterations, validation PSNR {meta['val_psnr_refsr']:.2f} dB "
+          f"(bicubic {meta['val_psnr_bicubic']:.2f} dB)")
+    return 0
