@@ -45,7 +45,8 @@ def cmd_sr(args: argparse.Namespace) -> int:
 
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
-    sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty())
+    sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty(),
+                       search=args.search, flow=args.flow, back_project=args.back_project)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
     if sr.shape != want or sr.dtype != np.uint8:
         raise RuntimeError(f"method {args.method!r} returned {sr.dtype} {sr.shape}, expected uint8 {want}")
@@ -156,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="REF")
     p.add_argument("out", metavar="OUT")
     p.add_argument("--method", required=True, choices=sorted(METHODS))
-    p.add_argument("--fusion", choices=("mask", "average"), default="mask")
+    p.add_argument("--fusion", choices=("mask", "average"), default="mask", help="refsr: how patches are fused")
+    p.add_argument("--search", type=int, default=100, help="refsr/exemplar: match search radius in HR pixels")
+    p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
+    p.add_argument("--back-project", type=int, metavar="N",
+                   help="iterations of back-projection after the method (default: 10 for flow-warp, else 0)")
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.set_defaults(func=cmd_sr)
 

@@ -4,21 +4,93 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
 
-from refsr.degrade import SCALE, upsample_image
+from refsr import models
+from refsr.backproject import back_project as back_project_fn
+from refsr.degrade import SCALE, upsample
+from refsr.devices import pick_device
+from refsr.tensors import to_image, to_tensor
+
+Result = tuple[torch.Tensor, torch.Tensor | None]  # (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
 
 
-def _bicubic(lr: np.ndarray, ref: np.ndarray, **_: object) -> np.ndarray:
-    return upsample_image(lr, SCALE, "bicubic")
+def _bicubic(lr: torch.Tensor, ref: torch.Tensor, **_: object) -> Result:
+    return upsample(lr, SCALE, "bicubic"), None
 
 
-# name -> function(lr uint8, ref uint8, *, fusion, device, progress) -> uint8 (8h, 8w, 3)
-METHODS: dict[str, Callable[..., np.ndarray]] = {"bicubic": _bicubic}
+def _srresnet(name: str) -> Callable[..., Result]:
+    def run(lr: torch.Tensor, ref: torch.Tensor, **_: object) -> Result:
+        return models.load(name, lr.device)(lr), None
+    return run
 
 
-def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "bicubic", *, fusion: str = "mask",
-                  device: str = "auto", progress: bool = False) -> np.ndarray:
-    """Super-resolve uint8 LR (h, w, 3) with the uint8 HR reference; returns uint8 (8h, 8w, 3)."""
+def _sliding(lr: torch.Tensor, ref: torch.Tensor, progress: bool = False, **_: object) -> Result:
+    from refsr.sisr import sliding_super_resolve
+    return sliding_super_resolve(models.load("srresnet_nn", lr.device), lr, progress=progress), None
+
+
+def _exemplar(lr: torch.Tensor, ref: torch.Tensor, search: int = 100, **_: object) -> Result:
+    from refsr.exemplar import exemplar_super_resolve
+    return exemplar_super_resolve(lr, ref, search), None
+
+
+def _refsr(lr: torch.Tensor, ref: torch.Tensor, fusion: str = "mask", search: int = 100, progress: bool = False,
+           **_: object) -> Result:
+    from refsr.synthesis import RefSRModels, refsr_super_resolve
+    nets = RefSRModels(*(models.load(n, lr.device) for n in ("ccnet", "srresnet_nn", "ssnet")))
+    return refsr_super_resolve(lr, ref, nets, fusion=fusion, search=search, progress=progress)
+
+
+def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, flow: str = "dis", **_: object) -> Result:
+    from refsr.baselines.flow_warp import flow_warp_super_resolve
+    return flow_warp_super_resolve(lr, ref, flow)
+
+
+# name -> function(lr (1,3,h,w), ref (1,3,H,W), *, fusion, search, flow, progress) -> (SR, confidence)
+METHODS: dict[str, Callable[..., Result]] = {
+    "refsr": _refsr,
+    "bicubic": _bicubic,
+    "srresnet": _srresnet("srresnet"),
+    "srresnet-nn": _srresnet("srresnet_nn"),
+    "srresnet-nn-sliding": _sliding,
+    "exemplar": _exemplar,
+    "flow-warp": _flow_warp,
+}
+# Back-projection iterations applied after a method unless the caller says otherwise.
+DEFAULT_BACK_PROJECT = {"flow-warp": 10}
+# The shipped networks each method needs (the pipeline records their sha256 with every run).
+METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "refsr": ("ccnet", "srresnet_nn", "ssnet"),
+    "bicubic": (),
+    "srresnet": ("srresnet",),
+    "srresnet-nn": ("srresnet_nn",),
+    "srresnet-nn-sliding": ("srresnet_nn",),
+    "exemplar": (),
+    "flow-warp": (),
+}
+
+
+@torch.no_grad()
+def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, fusion: str = "mask",
+                  device: str = "auto", progress: bool = False, search: int = 100, flow: str = "dis",
+                  back_project: int | None = None,
+                  return_confidence: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+    """Super-resolve uint8 LR (h, w, 3) with the uint8 HR reference; returns uint8 (8h, 8w, 3).
+
+    `back_project` iterations follow the method (default: DEFAULT_BACK_PROJECT, else none). With
+    `return_confidence`, also the per-pixel confidence (refsr: fusion weight sum; flow-warp: blend weight).
+    """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    return METHODS[method](lr, ref, fusion=fusion, device=device, progress=progress)
+    dev = pick_device(device)
+    lr_t = to_tensor(lr, dev)
+    sr, confidence = METHODS[method](lr_t, to_tensor(ref, dev), fusion=fusion, search=search, flow=flow,
+                                     progress=progress)
+    iterations = DEFAULT_BACK_PROJECT.get(method, 0) if back_project is None else back_project
+    if iterations:
+        sr = back_project_fn(sr, lr_t, iterations)
+    image = to_image(sr[0])
+    if not return_confidence:
+        return image
+    return image, None if confidence is None else confidence.float().cpu().numpy()

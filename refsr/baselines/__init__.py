@@ -1,0 +1,1 @@
+"""Baselines a practitioner would reach for instead of RefSR."""

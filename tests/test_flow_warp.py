@@ -1,0 +1,48 @@
+"""The flow-warp peer baseline and back-projection (issue 8), on real images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from refsr.degrade import crop_to_multiple, degrade, upsample_image
+from refsr.io.images import read_image
+from refsr.io.sintel import read_clip
+from refsr.methods import super_resolve
+from refsr.metrics import psnr
+
+
+@pytest.fixture(scope="module")
+def butterfly(data_root):
+    return crop_to_multiple(read_image(data_root / "sr_benchmarks" / "Set5" / "butterfly.png"))
+
+
+def test_output_is_exactly_8x(butterfly):
+    lr = degrade(butterfly)[:13, :21]
+    sr = super_resolve(lr, butterfly, "flow-warp", device="cpu")
+    assert sr.shape == (13 * 8, 21 * 8, 3) and sr.dtype == np.uint8
+
+
+def test_reference_equal_to_truth_reproduces_it(butterfly):
+    lr = degrade(butterfly)
+    sr = super_resolve(lr, butterfly, "flow-warp", device="cpu")
+    bicubic = upsample_image(lr)
+    assert psnr(sr, butterfly) > psnr(bicubic, butterfly) + 10
+
+
+@pytest.mark.parametrize("method", ["flow-warp", "bicubic"])
+def test_back_projection_degrades_to_the_input(butterfly, data_root, method):
+    reference = crop_to_multiple(read_image(data_root / "sr_benchmarks" / "Set5" / "bird.png"))[:256, :256]
+    lr = degrade(butterfly)
+    sr = super_resolve(lr, reference, method, device="cpu", back_project=10)
+    assert np.abs(degrade(sr).astype(int) - lr.astype(int)).max() <= 1
+
+
+def test_confidence_is_low_where_the_reference_is_occluded(sintel_root):
+    # Input = frame t, reference = frame t+1: Sintel's occlusion mask of frame t marks exactly the
+    # pixels whose content the reference does not show.
+    clip = read_clip(sintel_root, "alley_1", "final", frames=[2, 3])
+    hr = crop_to_multiple(clip.frames[0])
+    occluded = clip.occlusions[2][: hr.shape[0], : hr.shape[1]]
+    _, confidence = super_resolve(degrade(hr), clip.frames[1], "flow-warp", device="cpu", return_confidence=True)
+    assert occluded.any()
+    assert confidence[occluded].mean() < confidence[~occluded].mean()
