@@ -97,6 +97,27 @@ def disparity_correspondence(
     return p[keep], t[keep]
 
 
+def views_correspondence(
+    disparity: np.ndarray, centre: tuple[int, int], view_in: tuple[int, int], view_ref: tuple[int, int],
+    sign: float, stride: int = SCALE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre-view disparity -> (pixels in view_in, pixels in view_ref) of the centre's stride grid points.
+
+    For training pairs between two non-centre views; no forward-backward check (label noise at
+    depth edges is tolerated there).
+    """
+    disparity = np.asarray(disparity, dtype=np.float64)
+    h, w = disparity.shape
+    p = _grid(h, w, stride)
+    d = disparity[p[:, 0], p[:, 1]]
+    keep = np.isfinite(d)
+    d = np.where(keep, d, 0.0)[:, None]
+    q_in = _round(p + sign * d * np.subtract(view_in, centre))
+    q_ref = _round(p + sign * d * np.subtract(view_ref, centre))
+    keep &= _inside(q_in, (h, w)) & _inside(q_ref, (h, w))
+    return q_in[keep], q_ref[keep]
+
+
 def stereo_correspondence(disparity_left: np.ndarray, stride: int = SCALE) -> tuple[np.ndarray, np.ndarray]:
     """Left-view disparity (H, W) -> (centers p in the left view, truth (y, x - d) in the right view).
 

@@ -14,6 +14,7 @@ import numpy as np
 from refsr.io.images import read_image
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury
 from refsr.io.sintel import list_clips, read_clip
+from refsr.pairs import sintel_correspondence, stereo_correspondence, views_correspondence
 
 VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
@@ -30,43 +31,6 @@ class Pair:
     truth: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))  # (N, 2) pixels in reference
 
 
-def _inside(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return (points[:, 0] >= 0) & (points[:, 0] < shape[0]) & (points[:, 1] >= 0) & (points[:, 1] < shape[1])
-
-
-def flow_correspondence(flow: np.ndarray, masked: np.ndarray | None, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sintel forward flow t -> t+1: (input pixels q in t+1, reference pixels p in t) on a stride grid of t."""
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[stride // 2 : h : stride, stride // 2 : w : stride]
-    p = np.stack([ys.ravel(), xs.ravel()], 1)
-    q = np.rint(p + flow[p[:, 0], p[:, 1]][:, ::-1]).astype(int)
-    keep = _inside(q, (h, w)) & np.isfinite(flow[p[:, 0], p[:, 1]]).all(1)
-    if masked is not None:
-        keep &= ~masked[p[:, 0], p[:, 1]]
-    return q[keep], p[keep]
-
-
-def disparity_correspondence(
-    disparity: np.ndarray, centre: tuple[int, int], view_in: tuple[int, int], view_ref: tuple[int, int],
-    stride: int, sign: int = HCI_DISPARITY_SIGN,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Light field: (pixels in view_in, pixels in view_ref) of centre-view grid points, via centre disparity."""
-    h, w = disparity.shape
-    ys, xs = np.mgrid[stride // 2 : h : stride, stride // 2 : w : stride]
-    p = np.stack([ys.ravel(), xs.ravel()], 1).astype(float)
-    d = disparity[ys.ravel(), xs.ravel()]
-    finite = np.isfinite(d)
-    d = np.where(finite, d, 0.0)
-
-    def at(view: tuple[int, int]) -> np.ndarray:
-        offset = np.array([view[0] - centre[0], view[1] - centre[1]], float)
-        return np.rint(p + sign * d[:, None] * offset).astype(int)
-
-    q_in, q_ref = at(view_in), at(view_ref)
-    keep = finite & _inside(q_in, (h, w)) & _inside(q_ref, (h, w))
-    return q_in[keep], q_ref[keep]
-
-
 def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True) -> list[Pair]:
     """Frame t+1 against frame t for every consecutive pair of the chosen split (all passes)."""
     pairs = []
@@ -81,10 +45,8 @@ def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool
                     continue
                 pair = Pair(f"sintel/{pass_name}/{name}/{t + 1}<-{t}", clip.frames[index[t + 1]], clip.frames[index[t]])
                 if with_truth and t in clip.flow:
-                    masked = None
-                    if t in clip.occlusions or t in clip.invalid:
-                        masked = clip.occlusions.get(t, False) | clip.invalid.get(t, False)
-                    pair.centers, pair.truth = flow_correspondence(clip.flow[t], masked, stride)
+                    pair.centers, pair.truth = sintel_correspondence(
+                        clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride)
                 elif with_truth:
                     continue
                 pairs.append(pair)
@@ -107,7 +69,8 @@ def lightfield_pairs(folder: Path, validation: bool, stride: int = 4, with_truth
     for view_in, view_ref in combos:
         pair = Pair(f"hci/{view_in}<-{view_ref}", lf.views[view_in], lf.views[view_ref])
         if with_truth and lf.disparity is not None:
-            pair.centers, pair.truth = disparity_correspondence(lf.disparity, lf.disparity_view, view_in, view_ref, stride)
+            pair.centers, pair.truth = views_correspondence(
+                lf.disparity, lf.disparity_view, view_in, view_ref, HCI_DISPARITY_SIGN, stride)
         pairs.append(pair)
     return pairs
 
@@ -116,7 +79,7 @@ def stereo_pairs(folder: Path, stride: int = 4) -> list[Pair]:
     """Middlebury: left (input) against right (reference), disparity of the left view."""
     lf = read_middlebury(folder)
     pair = Pair("middlebury/left<-right", lf.views[0, 0], lf.views[0, 1])
-    pair.centers, pair.truth = disparity_correspondence(lf.disparity, (0, 0), (0, 0), (0, 1), stride, sign=-1)
+    pair.centers, pair.truth = stereo_correspondence(lf.disparity, stride)
     return [pair]
 
 
