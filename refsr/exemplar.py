@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from refsr.degrade import SCALE, upsample
 from refsr.matching import match_tensors
-from refsr.patches import PATCH, STRIDE, fold_band, padded_lr_size, patch_grid, patch_origins
+from refsr.patches import PATCH, fold_band, padded_lr_size, patch_grid, patch_origins
 from refsr.synthesis import patch_centers, reference_patches
 
 

@@ -5,11 +5,9 @@ CC-Net features once per band of patch rows (bands bound the memory on large ima
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import kornia
-import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -20,6 +18,7 @@ from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, upsample
 from refsr.errors import InputError
 from refsr.matching.search import window_search
+from refsr.timing import NoTimer, StageTimer
 from refsr.patches import PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_grid, patch_origins
 
 HALF_RF = RECEPTIVE_FIELD // 2
@@ -53,19 +52,24 @@ def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
     raise ValueError(f"unknown fusion {fusion!r} (mask | average)")
 
 
-def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int) -> torch.Tensor:
+def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int,
+                  timer: StageTimer | NoTimer = NoTimer()) -> torch.Tensor:
     """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only on the rows they need."""
     H, ref_h = lr_up.shape[-2], ref.shape[-2]
     cy0, cy1 = int(centers[:, 0].min()), int(centers[:, 0].max()) + 1
     iy0, iy1 = max(cy0 - HALF_RF, 0), min(cy1 + HALF_RF, H)
-    f_in = ccnet(lr_up[..., iy0:iy1, :])[0]
-    query = f_in[:, centers[:, 0] - iy0, centers[:, 1]].T.contiguous()
-    del f_in
     ry0, ry1 = max(cy0 - search - HALF_RF, 0), min(cy1 + search + HALF_RF, ref_h)
-    local = centers.clone()
-    local[:, 0] -= ry0
-    matches = window_search(query, ccnet(ref[..., ry0:ry1, :])[0], local, search)
-    matches[:, 0] += ry0
+    with timer("ccnet_features"):
+        f_in = ccnet(lr_up[..., iy0:iy1, :])[0]
+        query = f_in[:, centers[:, 0] - iy0, centers[:, 1]].T.contiguous()
+        del f_in
+        g = ccnet(ref[..., ry0:ry1, :])[0]
+    with timer("matching"):
+        local = centers.clone()
+        local[:, 0] -= ry0
+        # Bigger bins on a GPU: fewer, larger matrix products (the per-bin Python cost dominates there).
+        matches = window_search(query, g, local, search, tile=256 if g.is_cuda else 64)
+        matches[:, 0] += ry0
     return matches
 
 
@@ -81,7 +85,7 @@ def _band_rows(rows: int, cols: int, width_hr: int, search: int, budget_bytes: f
 @torch.no_grad()
 def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = 100,
-    batch: int = 256, memory_budget: float = 2e9, progress: bool = False,
+    batch: int = 256, memory_budget: float = 2e9, progress: bool = False, timer: StageTimer | NoTimer = NoTimer(),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w))."""
     h, w = lr.shape[-2:]
@@ -89,9 +93,10 @@ def refsr_super_resolve(
         raise InputError("<input>", f"LR image of {w}x{h} is smaller than one {PATCH}x{PATCH} patch")
     hp, wp = padded_lr_size(h, w)
     lr_pad = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
-    f_lr = models.srresnet_nn.body(lr_pad)[0]
-    bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
-    lr_up = upsample(lr_pad, SCALE, "bilinear")
+    with timer("lr_features"):
+        f_lr = models.srresnet_nn.body(lr_pad)[0]
+        bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
+        lr_up = upsample(lr_pad, SCALE, "bilinear")
     rows, cols = patch_grid(hp, wp)
     H, W = hp * SCALE, wp * SCALE
     out = torch.zeros(3, H, W, device=lr.device)
@@ -103,23 +108,25 @@ def refsr_super_resolve(
         r1 = min(rows, r0 + band)
         tops = patch_origins(range(r0, r1), cols, lr.device)
         centers = patch_centers(tops)
-        matches = match_centers(models.ccnet, lr_up, ref, centers, search)
+        matches = match_centers(models.ccnet, lr_up, ref, centers, search, timer)
         parts, weights = [], []
         for i in range(0, len(tops), batch):
             t = tops[i : i + batch]
-            sr, mask = models.ssnet(
-                gather(f_lr, t, PATCH),
-                reference_patches(ref[0], matches[i : i + batch], PATCH * SCALE),
-                gather(bicubic, t * SCALE, PATCH * SCALE),
-            )
-            wgt = fusion_weights(mask, fusion)
-            parts.append(sr * wgt)
-            weights.append(wgt)
+            with timer("patch_gathering"):
+                inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], matches[i : i + batch], PATCH * SCALE),
+                          gather(bicubic, t * SCALE, PATCH * SCALE))
+            with timer("ssnet"):
+                sr, mask = models.ssnet(*inputs)
+            with timer("fusion"):
+                wgt = fusion_weights(mask, fusion)
+                parts.append(sr * wgt)
+                weights.append(wgt)
             bar.update(len(t))
-        y0 = r0 * step
-        band_out = fold_band(torch.cat(parts), cols, SCALE)
-        out[:, y0 : y0 + band_out.shape[1]] += band_out
-        weight[:, y0 : y0 + band_out.shape[1]] += fold_band(torch.cat(weights), cols, SCALE)
+        with timer("fusion"):
+            y0 = r0 * step
+            band_out = fold_band(torch.cat(parts), cols, SCALE)
+            out[:, y0 : y0 + band_out.shape[1]] += band_out
+            weight[:, y0 : y0 + band_out.shape[1]] += fold_band(torch.cat(weights), cols, SCALE)
     bar.close()
     sr = (out / weight.clamp_min(1e-8))[:, : h * SCALE, : w * SCALE]
     return sr[None].clamp(0, 1), weight[0, : h * SCALE, : w * SCALE]

@@ -7,7 +7,6 @@ import cv2
 import kornia
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from refsr.degrade import SCALE, downsample, upsample
 from refsr.tensors import to_image, to_tensor

@@ -5,8 +5,6 @@ same network; the centre feature of the input is scored against every valid refe
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ from refsr.patches import gather
 from refsr.tensors import to_tensor
 from refsr.train.augment import rot90_pair, synthetic_pair
 from refsr.train.data import Pair, natural_images, training_pairs, validation_pairs
+from refsr.train import loop
 from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
 
 HALF = RECEPTIVE_FIELD // 2
@@ -188,17 +187,9 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="refsr train ccnet", description="Train CC-Net (cross-scale correspondence).")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
-    parser.add_argument("--iterations", type=int)
-    parser.add_argument("--minutes", type=float)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = loop.parser("ccnet", "Train CC-Net (cross-scale correspondence).", CONFIGS)
     args = parser.parse_args(argv)
-    config = dataclasses.replace(CONFIGS[args.config], seed=args.seed)
-    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    config = loop.configure(args, CONFIGS)
     meta = train(config, args.data, args.out, args.device, config_name=args.config,
                  command="refsr train ccnet " + " ".join(argv))
     print(f"ccnet: {meta['iterations']} iterations, val_loss {meta['val_loss']:.3f}, val_top1 {meta['val_top1']:.3f}"

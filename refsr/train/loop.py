@@ -1,7 +1,10 @@
 """What every trainer shares: configs with a time budget, checkpoints for resuming, progress, logs."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -60,3 +63,28 @@ def progress(total: int, start: int, desc: str, enabled: bool = True) -> tqdm:
 
 def config_dict(config) -> dict:
     return json.loads(json.dumps(asdict(config), default=str))
+
+
+DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+
+def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser:
+    """The options every `refsr train NET` shares."""
+    from refsr.models import WEIGHTS_DIR
+
+    p = argparse.ArgumentParser(prog=f"refsr train {net}", description=description)
+    p.add_argument("--config", choices=sorted(configs), default="cpu")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: ../shared/data)")
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where weights, sidecar and checkpoint go")
+    p.add_argument("--iterations", type=int, help="override the config's iteration count")
+    p.add_argument("--minutes", type=float, help="stop after this wall time (e.g. a device lease)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def configure(args: argparse.Namespace, configs: dict):
+    """The chosen config with the seed and the budget the command line asked for."""
+    config = dataclasses.replace(configs[args.config], seed=args.seed)
+    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    return config

@@ -1,8 +1,6 @@
 """Train SRResNet (sub-pixel) and SRResNet+NN on natural images: random 192x192 crops degraded x8 on the fly."""
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from refsr.devices import pick_device
 from refsr.metrics import psnr
 from refsr.tensors import to_image, to_tensor
 from refsr.train.data import natural_images, validation_pairs
+from refsr.train import loop
 from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
 
 ARCH_NAMES = {"sub-pixel": "srresnet", "nn": "srresnet_nn"}
@@ -128,18 +127,10 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="refsr train srresnet", description="Train SRResNet / SRResNet+NN (x8).")
+    parser = loop.parser("srresnet", "Train SRResNet / SRResNet+NN (x8).", CONFIGS)
     parser.add_argument("--arch", choices=["sub-pixel", "nn", "both"], default="both")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
-    parser.add_argument("--iterations", type=int)
-    parser.add_argument("--minutes", type=float)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    config = dataclasses.replace(CONFIGS[args.config], seed=args.seed)
-    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    config = loop.configure(args, CONFIGS)
     archs = ["sub-pixel", "nn"] if args.arch == "both" else [args.arch]
     metas = train(config, archs, args.data, args.out, args.device, config_name=args.config,
                   command="refsr train srresnet " + " ".join(argv))

@@ -5,8 +5,6 @@ As in the paper, correspondence maps are recomputed for a small pool of augmente
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from refsr.synthesis import RefSRModels, match_centers, patch_centers, reference
 from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
 from refsr.train.data import Pair, training_pairs, validation_pairs
+from refsr.train import loop
 from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
 
 HR_PATCH = PATCH * SCALE
@@ -70,10 +69,10 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
         s = min(config.crop, h, w)
         y, x = int(rng.integers(0, h - s + 1)) // SCALE * SCALE, int(rng.integers(0, w - s + 1)) // SCALE * SCALE
         target = target[y : y + s, x : x + s]
+        # The reference keeps the target's origin (matching assumes one coordinate frame) and reaches
+        # `search` px beyond its far sides.
         m = config.search
-        reference = reference[max(y - m, 0) : y + s + m, max(x - m, 0) : x + s + m]
-        # Keep the reference in the target's coordinates: the crop above shifted it by (min(y, m), min(x, m)).
-        reference = np.pad(reference, ((m - min(y, m), 0), (m - min(x, m), 0), (0, 0)), mode="edge")[m : m + s + m, m : m + s + m]
+        reference = np.pad(reference, ((0, m), (0, m), (0, 0)), mode="edge")[y : y + s + m, x : x + s + m]
     lr = to_tensor(degrade(target), device)
     h, w = lr.shape[-2:]
     hp, wp = padded_lr_size(h, w)
@@ -171,18 +170,10 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="refsr train ssnet", description="Train SS-Net (needs ccnet and srresnet_nn weights).")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="cpu")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data")
-    parser.add_argument("--out", type=Path, default=models.WEIGHTS_DIR)
+    parser = loop.parser("ssnet", "Train SS-Net (needs ccnet and srresnet_nn weights).", CONFIGS)
     parser.add_argument("--weights", type=Path, help="folder with ccnet.pt and srresnet_nn.pt (default: --out)")
-    parser.add_argument("--iterations", type=int)
-    parser.add_argument("--minutes", type=float)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    config = dataclasses.replace(CONFIGS[args.config], seed=args.seed)
-    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    config = loop.configure(args, CONFIGS)
     meta = train(config, args.data, args.out, args.device, config_name=args.config,
                  command="refsr train ssnet " + " ".join(argv), weights=args.weights)
     print(f"ssnet: {meta['iterations']} iterations, validation PSNR {meta['val_psnr_refsr']:.2f} dB "
