@@ -1,0 +1,220 @@
+"""The paper's Table 2 on refsr's validation split: matching accuracy of the six matchers.
+
+    python bench/matching.py [--data ../shared/data] [--search 100] [--stride 8] [--device auto]
+
+For every validation pair the input is `refsr.degrade` of the input frame/view (the x8 LR, as
+`refsr match` takes it) and the reference is the HR frame/view. Ground truth comes from
+`refsr.pairs` (method.md "Ground-truth correspondence"); its centres are passed to every method,
+so all methods answer for the same centres, in the same +-search window.
+
+Sets (reported separately):
+- Sintel: VALIDATION_CLIPS (alley_1, cave_2), input frame t+1 against reference frame t, for every
+  flow t -> t+1 that has BOTH its occlusion and invalid masks (occluded/invalid points are
+  excluded; a flow without masks cannot exclude them, so that pair is skipped and listed). Final
+  and clean passes are reported as separate sets (the frames differ, the ground truth is the same).
+- Light field: HCI antinous, input view LF_MATCH_PAIR[0] = (4, 4) (the view the disparity belongs
+  to) against reference (1, 1); points failing the forward-backward disparity check are excluded.
+Accuracy of a set pools its points (every valid centre counts once, whatever its pair).
+Seconds per image: wall time of one `refsr.matching.match` call (upsampling, features of input and
+reference, window search), after a warm-up on a small crop so that one-time costs (loading
+weights, kernel selection) are not counted.
+
+Needs torch, numpy, kornia, scikit-image, imageio, h5py (no prefect, no zarr).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script from a plain checkout
+    sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from refsr.degrade import SCALE, degrade  # noqa: E402
+from refsr.devices import pick_device  # noqa: E402
+from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
+from refsr.io.sintel import list_clips, read_clip  # noqa: E402
+from refsr.matching import MATCHERS, match  # noqa: E402
+from refsr.metrics import matching_accuracy  # noqa: E402
+from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
+from refsr.train.data import LF_MATCH_PAIR, VALIDATION_CLIPS  # noqa: E402
+
+THRESHOLDS = (0, 1, 2, 4, 5, 6)
+DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", REPO.parent / "shared" / "data"))
+
+
+@dataclass
+class BenchPair:
+    group: str  # the set it is reported in
+    name: str
+    lr: np.ndarray  # uint8 (h, w, 3): degraded input
+    reference: np.ndarray  # uint8 (H, W, 3): HR reference
+    centers: np.ndarray  # (N, 2) int, pixels of the upsampled input (inside the x8 crop)
+    truth: np.ndarray  # (N, 2) int, pixels of the reference
+
+
+def _cropped(shape: tuple[int, ...], scale: int = SCALE) -> tuple[int, int]:
+    return shape[0] - shape[0] % scale, shape[1] - shape[1] % scale
+
+
+def _lr(hr: np.ndarray) -> np.ndarray:
+    lr = degrade(hr)
+    return lr.reshape(lr.shape[-3:])
+
+
+def sintel_pairs(root: Path, passes: tuple[str, ...], stride: int, skipped: list[str]) -> list[BenchPair]:
+    pairs = []
+    clips = list_clips(root)
+    for pass_name in passes:
+        for name in VALIDATION_CLIPS:
+            info = clips.get(name)
+            if info is None or pass_name not in info.passes:
+                skipped.append(f"sintel/{pass_name}/{name}: not on disk")
+                continue
+            clip = read_clip(root, name, pass_name)
+            index = {n: i for i, n in enumerate(clip.numbers)}
+            for t in sorted(clip.flow):
+                label = f"sintel/{pass_name}/{name}/{t + 1}<-{t}"
+                if t + 1 not in index or t not in index:
+                    skipped.append(f"{label}: frame missing")
+                    continue
+                if t not in clip.occlusions or t not in clip.invalid:
+                    skipped.append(f"{label}: no occlusion/invalid masks")
+                    continue
+                target, reference = clip.frames[index[t + 1]], clip.frames[index[t]]
+                centers, truth = sintel_correspondence(
+                    clip.flow[t], clip.occlusions[t], clip.invalid[t], stride, input_shape=_cropped(target.shape))
+                pairs.append(BenchPair(f"Sintel {pass_name}", label, _lr(target), reference, centers, truth))
+    return pairs
+
+
+def lightfield_pairs(folder: Path, stride: int, skipped: list[str]) -> list[BenchPair]:
+    (view_in, view_ref) = LF_MATCH_PAIR
+    label = f"hci/{folder.name}/{view_in}<-{view_ref}"
+    lf = read_hci(folder)
+    if lf.disparity is None:
+        skipped.append(f"{label}: no disparity")
+        return []
+    if tuple(lf.disparity_view) != tuple(view_in):
+        raise SystemExit(f"{label}: the input view must be the disparity's view {lf.disparity_view}")
+    target, reference = lf.views[view_in], lf.views[view_ref]
+    centers, truth = disparity_correspondence(lf.disparity, view_ref, view_in, HCI_DISPARITY_SIGN, stride)
+    h, w = _cropped(target.shape)
+    inside = (centers[:, 0] < h) & (centers[:, 1] < w)
+    return [BenchPair("Light field", label, _lr(target), reference, centers[inside], truth[inside])]
+
+
+def machine(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)}; torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(args: argparse.Namespace) -> str:
+    device = pick_device(args.device)
+    skipped: list[str] = []
+    pairs = []
+    if "sintel" in args.sets:
+        pairs += sintel_pairs(args.data / "sintel" / "training", tuple(args.passes), args.stride, skipped)
+    if "lightfield" in args.sets:
+        pairs += lightfield_pairs(args.data / "hci" / "antinous", args.stride, skipped)
+    if not pairs:
+        raise SystemExit(f"no validation pair with ground truth under {args.data}")
+
+    # warm-up: one-time costs (weights, kernels) are not part of the per-image time
+    small = pairs[0]
+    for method in args.methods:
+        match(small.lr[:16, :16], small.reference[:128, :128], method, stride=args.stride, search=8, device=str(device))
+
+    results = {}  # (pair name, method) -> (matches, seconds)
+    for pair in pairs:
+        for method in args.methods:
+            _sync(device)
+            start = time.perf_counter()
+            _, found = match(pair.lr, pair.reference, method, stride=args.stride, search=args.search,
+                             device=str(device), centers=pair.centers)
+            _sync(device)
+            seconds = time.perf_counter() - start
+            results[pair.name, method] = (found, seconds)
+            acc = matching_accuracy(found, pair.truth, thresholds=THRESHOLDS)
+            print(f"{pair.name:32s} {method:13s} {len(pair.centers):5d} pts  <=0 {acc[0]:5.1f}  <=1 {acc[1]:5.1f}"
+                  f"  <=4 {acc[4]:5.1f}  {seconds:6.1f} s", file=sys.stderr, flush=True)
+
+    head = "| set | method | " + " | ".join(f"<={t} px" for t in THRESHOLDS) + " | s / image | points |"
+    rule = "|" + "---|" * (len(THRESHOLDS) + 4)
+    lines = ["## Matching accuracy (%), validation split (paper Table 2)", "", head, rule]
+    groups = list(dict.fromkeys(p.group for p in pairs))
+    for group in groups:
+        members = [p for p in pairs if p.group == group]
+        truth = np.concatenate([p.truth for p in members])
+        for method in args.methods:
+            found = np.concatenate([results[p.name, method][0] for p in members])
+            acc = matching_accuracy(found, truth, thresholds=THRESHOLDS)
+            seconds = np.mean([results[p.name, method][1] for p in members])
+            lines.append(f"| {group} | {method} | " + " | ".join(f"{acc[t]:.1f}" for t in THRESHOLDS)
+                         + f" | {seconds:.1f} | {len(truth)} |")
+    lines += ["", "### Per pair", "", head.replace("| set |", "| pair |"), rule]
+    for pair in pairs:
+        for method in args.methods:
+            found, seconds = results[pair.name, method]
+            acc = matching_accuracy(found, pair.truth, thresholds=THRESHOLDS)
+            lines.append(f"| {pair.name} | {method} | " + " | ".join(f"{acc[t]:.1f}" for t in THRESHOLDS)
+                         + f" | {seconds:.1f} | {len(pair.truth)} |")
+    shapes = sorted({f"{p.lr.shape[1] * SCALE}x{p.lr.shape[0] * SCALE} ({p.group})" for p in pairs})
+    lines += [
+        "",
+        f"- machine: {machine(device)}",
+        f"- search +-{args.search} px, centre stride {args.stride} (ground-truth grid), x{SCALE}; "
+        f"input sizes (WxH, upsampled): {', '.join(shapes)}",
+        "- accuracy: share of valid centres whose match is within t px (Euclidean) of the truth; a set pools "
+        "the points of its pairs; occluded/invalid (Sintel) and forward-backward failures (light field) excluded",
+        "- s / image: wall time of one `refsr.matching.match` call (features of input and reference + search), "
+        "mean over the set's pairs, after a warm-up",
+    ]
+    if skipped:
+        lines.append(f"- skipped: {'; '.join(skipped)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default %(default)s)")
+    parser.add_argument("--search", type=int, default=100, help="search radius in HR px (default %(default)s)")
+    parser.add_argument("--stride", type=int, default=SCALE, help="ground-truth centre stride (default %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
+    parser.add_argument("--methods", nargs="+", default=list(MATCHERS), choices=MATCHERS)
+    parser.add_argument("--passes", nargs="+", default=["final", "clean"], choices=["final", "clean", "albedo"],
+                        help="Sintel passes, each reported as its own set (default %(default)s)")
+    parser.add_argument("--sets", nargs="+", default=["sintel", "lightfield"], choices=["sintel", "lightfield"])
+    args = parser.parse_args(argv)
+    started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    command = "python bench/matching.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    table = run(args)
+    print(f"# Matching benchmark\n\n- command: `{command}`\n- started: {started}\n\n{table}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
