@@ -57,6 +57,8 @@ METHODS: dict[str, Callable[..., Result]] = {
     "exemplar": _exemplar,
     "flow-warp": _flow_warp,
 }
+# Methods that also return a per-pixel confidence (refsr: fusion weight sum; flow-warp: blend weight).
+CONFIDENCE_METHODS = frozenset({"refsr", "flow-warp"})
 # Back-projection iterations applied after a method unless the caller says otherwise.
 DEFAULT_BACK_PROJECT = {"flow-warp": 10}
 # The shipped networks each method needs (the pipeline records their sha256 with every run).

@@ -193,6 +193,7 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
                                                             monkeypatch) -> None:
     from pipelines.flows import lf_reconstruct
     from refsr import methods
+    from refsr.tensors import to_image
 
     lf = read_lightfield(small_grid)
     key_of = {hashlib.sha256(degrade(lf.views[u, v]).tobytes()).hexdigest(): (u, v)
@@ -202,8 +203,8 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
     bicubic = methods.METHODS["bicubic"]
     flaky, broken = (1, 1), (2, 2)
 
-    def counting(lr, ref, **kw):
-        target = key_of[hashlib.sha256(lr.tobytes()).hexdigest()]
+    def counting(lr, ref, **kw):  # registry functions take float (1, 3, h, w) tensors
+        target = key_of[hashlib.sha256(to_image(lr[0]).tobytes()).hexdigest()]
         with lock:
             calls[target] += 1
             n = calls[target]
