@@ -1,0 +1,200 @@
+"""SS-Net and patch synthesis: network shapes, upsampling, fusion, exact x8 sizes, banding, and quality on real data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from refsr import models
+from refsr.archs.ccnet import CCNet
+from refsr.archs.srresnet import SRResNet
+from refsr.archs.ssnet import HR_CHANNELS, HREncoder, SSNet
+from refsr.degrade import crop_to_multiple, degrade
+from refsr.methods import METHODS, super_resolve
+from refsr.metrics import psnr
+from refsr.patches import fold_band, gather, patch_grid, patch_origins
+from refsr.synthesis import RefSRModels, fusion_weights, refsr_super_resolve
+
+SHIPPED = ("ccnet", "srresnet", "srresnet_nn", "ssnet")
+needs_weights = pytest.mark.skipif(not all(models.available(n) for n in SHIPPED),
+                                   reason="shipped weights missing (refsr/weights/*.pt)")
+
+
+def _smooth_image(h: int, w: int, seed: int) -> np.ndarray:
+    """uint8 (h, w, 3) random but spatially smooth (matching has something to find)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 3, h // 4 + 2, w // 4 + 2, generator=g)
+    x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+    return (x[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def _random_nets(seed: int = 0) -> RefSRModels:
+    """Untrained networks whose SS-Net output is not just bicubic (its last conv is zero-initialised)."""
+    torch.manual_seed(seed)
+    nets = RefSRModels(CCNet().eval(), SRResNet("nn").eval(), SSNet().eval())
+    with torch.no_grad():
+        nets.ssnet.to_rgb.weight.normal_(0, 0.05)
+        nets.ssnet.to_rgb.bias.normal_(0, 0.05)
+    return nets
+
+
+# ---------------------------------------------------------------- shapes
+
+
+@torch.no_grad()
+def test_ccnet_shape() -> None:
+    assert CCNet().eval()(torch.rand(2, 3, 37, 29)).shape == (2, 256, 37, 29)
+
+
+@pytest.mark.parametrize("arch", ["sub-pixel", "nn"])
+@torch.no_grad()
+def test_srresnet_shapes(arch: str) -> None:
+    net = SRResNet(arch).eval()
+    lr = torch.rand(2, 3, 7, 11)
+    assert net.body(lr).shape == (2, 64, 7, 11)
+    assert net(lr).shape == (2, 3, 56, 88)
+
+
+@torch.no_grad()
+def test_hr_encoder_levels() -> None:
+    feats = HREncoder()(torch.rand(3, 3, 64, 64))
+    assert [tuple(f.shape) for f in feats] == [(3, c, s, s) for c, s in zip(HR_CHANNELS, (64, 32, 16, 8))]
+
+
+@torch.no_grad()
+def test_ssnet_shape() -> None:
+    sr, mask = SSNet().eval()(torch.rand(5, 64, 8, 8), torch.rand(5, 3, 64, 64), torch.rand(5, 3, 64, 64))
+    assert sr.shape == (5, 3, 64, 64)
+    assert mask.shape == (5, HR_CHANNELS[0], 64, 64)
+    assert ((mask >= 0) & (mask <= 1)).all()
+
+
+# ---------------------------------------------------------------- SP and nearest upsampling
+
+
+@torch.no_grad()
+def test_sp_and_nearest_upsampling_double_the_size() -> None:
+    net = SSNet().eval()
+    for scale in net.scales[1:]:  # every scale after the first upsamples its input x2
+        c = scale.sp[0].in_channels
+        x = torch.rand(2, c, 8, 8)
+        assert scale.sp(x).shape == (2, c, 16, 16)  # SP: learned sub-pixel x2
+        up = F.interpolate(x, scale_factor=2, mode="nearest")  # the module's nearest upsampling
+        assert up.shape == (2, c, 16, 16)
+        assert torch.equal(up[..., ::2, ::2], x) and torch.equal(up[..., 1::2, 1::2], x)
+    # the scales chained: 8 -> 16 -> 32 -> 64 px
+    feats = net.encoder(torch.rand(1, 3, 64, 64))
+    x, logits = torch.rand(1, 64, 8, 8), None
+    for scale, hr in zip(net.scales, reversed(feats)):
+        x, logits, mask = scale(x, hr, logits)
+        assert x.shape[-1] == logits.shape[-1] == mask.shape[-1] == hr.shape[-1]
+    assert x.shape[-1] == 64
+
+
+# ---------------------------------------------------------------- fusion
+
+
+def _fold(patches: torch.Tensor, weights: torch.Tensor, cols: int) -> torch.Tensor:
+    return fold_band(patches * weights, cols, 8) / fold_band(weights, cols, 8)
+
+
+def test_fusion_of_constant_patches_is_that_constant() -> None:
+    rows, cols = 3, 5
+    patches = torch.full((rows * cols, 3, 64, 64), 0.37)
+    for weights in (torch.ones(rows * cols, 1, 64, 64), torch.rand(rows * cols, 1, 64, 64) + 0.1):
+        out = _fold(patches, weights, cols)
+        assert out.shape == (3, 64 + 16 * (rows - 1), 64 + 16 * (cols - 1))
+        torch.testing.assert_close(out, torch.full_like(out, 0.37))
+
+
+def test_mask_fusion_with_equal_masks_is_plain_averaging() -> None:
+    rows, cols = 3, 4
+    patches = torch.rand(rows * cols, 3, 64, 64)
+    mask = torch.full((rows * cols, HR_CHANNELS[0], 64, 64), 0.73)
+    w_mask = fusion_weights(mask, "mask")
+    torch.testing.assert_close(w_mask, torch.full_like(w_mask, 0.73))  # Gaussian of a constant, replicate border
+    torch.testing.assert_close(_fold(patches, w_mask, cols), _fold(patches, fusion_weights(mask, "average"), cols))
+
+
+class _ConstantMaskSSNet(SSNet):
+    """SS-Net whose mask is replaced by one constant: mask fusion must then equal average fusion."""
+
+    def forward(self, f_lr, ref, bicubic):
+        sr, mask = super().forward(f_lr, ref, bicubic)
+        return sr, torch.full_like(mask, 0.4)
+
+
+@torch.no_grad()
+def test_refsr_mask_fusion_equals_average_when_masks_are_equal() -> None:
+    nets = _random_nets()
+    const = _ConstantMaskSSNet().eval()
+    const.load_state_dict(nets.ssnet.state_dict())
+    nets.ssnet = const
+    lr = torch.rand(1, 3, 13, 17)
+    ref = torch.rand(1, 3, 120, 150)
+    mask, _ = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8)
+    avg, _ = refsr_super_resolve(lr, ref, nets, fusion="average", search=8)
+    torch.testing.assert_close(mask, avg)
+
+
+def test_gather_crops_patches_at_their_origins() -> None:
+    image = torch.arange(2 * 20 * 22, dtype=torch.float32).reshape(2, 20, 22)
+    rows, cols = patch_grid(20, 22)
+    tops = patch_origins(range(rows), cols)
+    crops = gather(image, tops, 8)
+    assert crops.shape == (rows * cols, 2, 8, 8)
+    y, x = tops[-1].tolist()
+    assert torch.equal(crops[-1], image[:, y : y + 8, x : x + 8])
+
+
+# ---------------------------------------------------------------- sizes and banding
+
+
+@needs_weights
+@pytest.mark.parametrize("method", list(METHODS))
+def test_output_is_exactly_8x_for_odd_lr_sizes(method: str) -> None:
+    lr = _smooth_image(13, 21, seed=1)
+    ref = _smooth_image(13 * 8 + 5, 21 * 8 - 3, seed=2)
+    sr = super_resolve(lr, ref, method, device="cpu", search=16)
+    assert sr.shape == (104, 168, 3) and sr.dtype == np.uint8
+
+
+@torch.no_grad()
+def test_banded_synthesis_equals_one_band() -> None:
+    nets = _random_nets(seed=3)
+    lr = torch.from_numpy(_smooth_image(13, 11, seed=4)).permute(2, 0, 1)[None].float() / 255
+    ref = torch.from_numpy(_smooth_image(110, 90, seed=5)).permute(2, 0, 1)[None].float() / 255
+    whole, w_whole = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1e12)
+    # a budget of 1 byte: one patch row per band (4 bands), and batches that straddle nothing
+    banded, w_banded = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1, batch=3)
+    assert whole.shape == (1, 3, 104, 88)
+    torch.testing.assert_close(banded, whole, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(w_banded, w_whole, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------- quality on a validation pair
+
+
+@pytest.fixture(scope="module")
+def lf_scores(hci_antinous: Path) -> dict[str, float]:
+    """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0)."""
+    if not all(models.available(n) for n in ("ccnet", "srresnet_nn", "ssnet")):
+        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    from refsr.train.data import LF_QUALITY_PAIR, lightfield_pairs
+
+    pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False) if p.name.endswith(
+        f"{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"))
+    truth, lr = crop_to_multiple(pair.target), degrade(pair.target)
+    return {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth)
+            for m in ("bicubic", "srresnet-nn", "refsr")}
+
+
+def test_shipped_refsr_beats_bicubic_by_2db(lf_scores: dict[str, float]) -> None:
+    assert lf_scores["refsr"] - lf_scores["bicubic"] >= 2.0, lf_scores
+
+
+def test_shipped_refsr_beats_srresnet_nn(lf_scores: dict[str, float]) -> None:
+    assert lf_scores["refsr"] > lf_scores["srresnet-nn"], lf_scores
