@@ -1,0 +1,295 @@
+"""The paper's Table 3 on the validation split: PSNR / PSNR-Y / SSIM of every method, x8.
+
+    python bench/quality.py [--data ../shared/data] [--device auto] [--methods ...] [--picture PATH]
+
+Pairs (refsr.train.data.validation_pairs, never used for training): Sintel alley_1 + cave_2,
+frame t+1 super-resolved with frame t as reference (final pass; `--passes final clean` adds the
+clean pass), and the HCI antinous light-field view (3,3) from the reference view (0,0). The HR
+target is cropped to a multiple of 8 and degraded by refsr.degrade (antialiased bicubic x8); the
+metrics leave an 8-pixel border out (refsr.metrics). Sintel and the light field are averaged
+separately. Seconds are wall time of one `super_resolve` call per image (networks loaded
+beforehand). Prints a Markdown table; needs neither prefect nor zarr.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from refsr import models  # noqa: E402
+from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
+from refsr.devices import pick_device  # noqa: E402
+from refsr.io.images import read_image  # noqa: E402
+from refsr.methods import METHOD_WEIGHTS, super_resolve  # noqa: E402
+from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
+from refsr.train.data import validation_pairs  # noqa: E402
+
+# Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
+# method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))
+ROWS: dict[str, tuple[str, str, int | None, str]] = {
+    "bicubic": ("bicubic", "mask", None, "real"),
+    "srresnet": ("srresnet", "mask", None, "real"),
+    "srresnet-nn": ("srresnet-nn", "mask", None, "real"),
+    "srresnet-nn-sliding": ("srresnet-nn-sliding", "mask", None, "real"),
+    "exemplar": ("exemplar", "mask", None, "real"),
+    "flow-warp-no-bp": ("flow-warp", "mask", 0, "real"),
+    "flow-warp": ("flow-warp", "mask", None, "real"),
+    "refsr-average": ("refsr", "average", None, "real"),
+    "refsr-mask": ("refsr", "mask", None, "real"),
+    "refsr-mask-bp": ("refsr", "mask", 10, "real"),
+}
+ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
+    "refsr-mask-grey": ("refsr", "mask", None, "grey"),
+    "refsr-mask-unrelated": ("refsr", "mask", None, "unrelated"),
+}
+UNRELATED = "sr_benchmarks/Set14/baboon.png"  # an unrelated scene, tiled to the reference's size
+LABELS = {
+    "bicubic": "Bicubic",
+    "srresnet": "SRResNet",
+    "srresnet-nn": "SRResNet+NN",
+    "srresnet-nn-sliding": "SRResNet+NN+sliding",
+    "exemplar": "Exemplar (gradient matches, pasted, averaged)",
+    "flow-warp-no-bp": "Flow-warp (OpenCV DIS), no back-projection",
+    "flow-warp": "Flow-warp (OpenCV DIS) + 10 back-projection iterations",
+    "refsr-average": "RefSR-Net (average fusion)",
+    "refsr-mask": "RefSR-Net (mask fusion)",
+    "refsr-mask-bp": "RefSR-Net (mask fusion) + 10 back-projection iterations",
+    "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
+    "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
+}
+PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same data or degradation
+    "bicubic": (30.59, 30.32), "srresnet": (33.15, 31.40), "srresnet-nn": (33.68, 31.72),
+    "srresnet-nn-sliding": (33.75, 31.80), "exemplar": (35.72, 37.96), "refsr-mask": (38.03, 38.88),
+}
+LF_PAIR = "hci/(3, 3)<-(0, 0)"
+
+
+def machine(device: torch.device) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    text = f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    if device.type == "cuda":
+        text = f"{torch.cuda.get_device_name(device)} (device cuda); host {text}"
+    else:
+        text = f"CPU only: {text}"
+    return text
+
+
+def group_of(name: str) -> str:
+    if name.startswith("sintel/"):
+        return f"Sintel {name.split('/')[1]}"
+    return "Light field"
+
+
+def pick_crop(truth: np.ndarray, size: int) -> tuple[int, int]:
+    """Top-left of the size x size window (on an 8-px grid, 16 px from the border) with the most gradient energy.
+
+    Chosen from the ground truth alone, not from any method's result.
+    """
+    g = truth.astype(np.float64).mean(2)
+    energy = np.abs(np.diff(g, axis=0))[:, :-1] + np.abs(np.diff(g, axis=1))[:-1]
+    integral = np.pad(energy.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    best, where = -1.0, (16, 16)
+    for y in range(16, energy.shape[0] - size - 16, 8):
+        for x in range(16, energy.shape[1] - size - 16, 8):
+            s = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
+            if s > best:
+                best, where = s, (y, x)
+    return where
+
+
+def write_picture(path: Path, panels: list[np.ndarray], where: tuple[int, int], size: int, gap: int = 4) -> None:
+    import imageio.v3 as iio
+
+    y, x = where
+    crops = [p[y : y + size, x : x + size] for p in panels]
+    strip = np.full((size, len(crops) * size + (len(crops) - 1) * gap, 3), 255, np.uint8)
+    for i, c in enumerate(crops):
+        strip[:, i * (size + gap) : i * (size + gap) + size] = c
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, strip, **({"optimize": True} if path.suffix.lower() == ".png" else {"quality": 92}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data root")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--methods", nargs="+", default=list(ROWS), choices=list(ROWS) + list(ABLATIONS),
+                        metavar="METHOD",
+                        help=f"rows to run (default all): {' '.join(ROWS)}")
+    parser.add_argument("--passes", nargs="+", default=["final"], choices=["final", "clean"],
+                        help="Sintel passes (default: final)")
+    parser.add_argument("--no-sintel", action="store_true", help="light field only")
+    parser.add_argument("--no-lightfield", action="store_true", help="Sintel only")
+    parser.add_argument("--sliding-sintel", type=int, default=None, metavar="N",
+                        help="run srresnet-nn-sliding on only the first N Sintel pairs of each pass (slow on a CPU)")
+    parser.add_argument("--picture", type=Path, default=None, help="write GT / bicubic / exemplar / RefSR crops here")
+    parser.add_argument("--picture-pair", default=LF_PAIR, help=f"pair name of the picture (default {LF_PAIR})")
+    parser.add_argument("--crop", type=int, default=160, help="side of the picture crops in HR pixels")
+    parser.add_argument("--json", type=Path, default=None, help="also write the per-pair scores here")
+    parser.add_argument("--sintel-pairs", type=int, default=None, metavar="N",
+                        help="only the first N Sintel pairs of each pass (for a quicker run)")
+    parser.add_argument("--ablate-reference", action="store_true",
+                        help="add RefSR with the reference replaced by grey and by an unrelated scene")
+    args = parser.parse_args(argv)
+
+    data = Path(args.data)
+    if not data.is_dir():
+        parser.error(f"data root {data} not found")
+    device = pick_device(args.device)
+    methods = list(args.methods) + (list(ABLATIONS) if args.ablate_reference else [])
+    ROWS.update(ABLATIONS)
+    unrelated = read_image(data / UNRELATED)
+    if args.picture:
+        methods += [m for m in ("bicubic", "exemplar", "refsr-mask") if m not in methods]
+    for m in methods:  # load the networks once, outside the timings
+        for name in METHOD_WEIGHTS[ROWS[m][0]]:
+            models.load(name, device)
+
+    pairs = [p for p in validation_pairs(data, with_truth=False)
+             if (p.name.startswith("sintel/") and not args.no_sintel and p.name.split("/")[1] in args.passes)
+             or (p.name.startswith("hci/") and not args.no_lightfield)]
+    if args.sintel_pairs is not None:
+        sintel = [p for p in pairs if p.name.startswith("sintel/")]
+        keep = {p.name for passname in args.passes
+                for p in [q for q in sintel if q.name.split("/")[1] == passname][: args.sintel_pairs]}
+        pairs = [p for p in pairs if not p.name.startswith("sintel/") or p.name in keep]
+    if not pairs:
+        parser.error("no validation pairs selected")
+    start = dt.datetime.now()
+    results: list[dict] = []
+    seen: dict[str, int] = {}
+    picture_panels: dict[str, np.ndarray] = {}
+    for pair in pairs:
+        group = group_of(pair.name)
+        seen[group] = seen.get(group, 0) + 1
+        truth = crop_to_multiple(pair.target)
+        lr = degrade(pair.target)
+        for m in methods:
+            if (m == "srresnet-nn-sliding" and group.startswith("Sintel") and args.sliding_sintel is not None
+                    and seen[group] > args.sliding_sintel):
+                continue
+            method, fusion, back_project, kind = ROWS[m]
+            reference = replaced_reference(pair.reference, kind, unrelated)
+            t0 = time.perf_counter()
+            sr = super_resolve(lr, reference, method, fusion=fusion, device=str(device), back_project=back_project)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            seconds = time.perf_counter() - t0
+            row = {"pair": pair.name, "group": group, "method": m, "psnr": psnr(sr, truth),
+                   "psnr_y": psnr_y(sr, truth), "ssim": ssim(sr, truth), "seconds": seconds}
+            results.append(row)
+            print(f"{pair.name:<28} {m:<20} {row['psnr']:6.2f} dB {row['psnr_y']:6.2f} {row['ssim']:.4f} "
+                  f"{seconds:7.2f} s", file=sys.stderr, flush=True)
+            if args.picture and pair.name == args.picture_pair and m in ("bicubic", "exemplar", "refsr-mask"):
+                picture_panels["truth"] = truth
+                picture_panels[m] = sr
+
+    print(table(results, methods, device, start, args))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    if args.picture:
+        if len(picture_panels) < 4:
+            print(f"\nno picture: pair {args.picture_pair!r} was not run", file=sys.stderr)
+            return 1
+        where = pick_crop(picture_panels["truth"], args.crop)
+        write_picture(args.picture, [picture_panels[k] for k in ("truth", "bicubic", "exemplar", "refsr-mask")],
+                      where, args.crop)
+        print(f"\npicture: {args.picture} ({args.picture.stat().st_size // 1024} KB): {args.picture_pair}, "
+              f"{args.crop}x{args.crop} HR crop at (y, x) = {where} (most gradient energy in the ground truth); "
+              "left to right: ground truth, bicubic, exemplar, RefSR-Net (mask fusion)")
+    return 0
+
+
+def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:
+    """The real reference, a constant grey image, or an unrelated image tiled to the same size."""
+    if kind == "real":
+        return reference
+    if kind == "grey":
+        return np.full_like(reference, 128)
+    h, w = reference.shape[:2]
+    reps = (-(-h // unrelated.shape[0]), -(-w // unrelated.shape[1]), 1)
+    return np.ascontiguousarray(np.tile(unrelated, reps)[:h, :w])
+
+
+def _mean(results: list[dict], group: str, method: str, key: str, pairs: set[str] | None = None) -> float:
+    vals = [r[key] for r in results if r["group"] == group and r["method"] == method
+            and (pairs is None or r["pair"] in pairs)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def table(results: list[dict], methods: list[str], device: torch.device, start: dt.datetime, args) -> str:
+    groups = list(dict.fromkeys(r["group"] for r in results))
+    counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
+    lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {machine(device)}"]
+    names = sorted({n for m in methods for n in METHOD_WEIGHTS[ROWS[m][0]]})
+    if names:
+        lines.append("Weights (sha256): " + ", ".join(f"{n} {models.weights_sha256(n)[:12]}" for n in names))
+    lines.append("")
+    head = "| Method |" + "".join(f" {g} PSNR | PSNR-Y | SSIM | s/img |" for g in groups)
+    lines += [head, "|---|" + "---:|" * (4 * len(groups))]
+    partial = []
+    for m in methods:
+        cells = []
+        for g in groups:
+            n = len({r["pair"] for r in results if r["group"] == g and r["method"] == m})
+            if n == 0:
+                cells.append(" – | – | – | – |")
+                continue
+            star = "" if n == counts[g] else "*"
+            if star:
+                partial.append(f"{LABELS[m]} on {g}: {n} of {counts[g]} pairs")
+            cells.append(f" {_mean(results, g, m, 'psnr'):.2f}{star} | {_mean(results, g, m, 'psnr_y'):.2f}{star} | "
+                         f"{_mean(results, g, m, 'ssim'):.4f}{star} | {_mean(results, g, m, 'seconds'):.1f}{star} |")
+        lines.append(f"| {LABELS[m]} |" + "".join(cells))
+    lines.append("")
+    lines.append("Pairs: " + "; ".join(f"{g}: {counts[g]}" for g in groups) +
+                 " (Sintel: alley_1 + cave_2, frame t+1 from t; light field: HCI antinous (3,3) from (0,0)). "
+                 "PSNR on RGB and PSNR-Y (BT.601) with an 8-px border left out; SSIM on RGB. "
+                 "Seconds: wall time per image, networks already loaded"
+                 + (" (2-core machine shared with other jobs: noisy)." if device.type == "cpu" else "."))
+    if partial:
+        lines.append("* averaged over a subset (the first pairs of the pass; slow on this machine): "
+                     + "; ".join(partial) + ". The differences below are paired on the same pairs.")
+    if "refsr-mask" in methods:
+        lines += ["", "RefSR-Net (mask fusion) minus each row, PSNR dB, on the pairs both ran "
+                  "(targets: bicubic ≥ +6, exemplar ≥ +1.5, sliding ≥ +3, average fusion ≥ 0, flow-warp ≥ +1; "
+                  "a grey reference should cost ≥ 3 dB on the light field):", ""]
+        lines += ["| vs |" + "".join(f" {g} |" for g in groups), "|---|" + "---:|" * len(groups)]
+        for m in methods:
+            if m == "refsr-mask":
+                continue
+            cells = []
+            for g in groups:
+                both = ({r["pair"] for r in results if r["group"] == g and r["method"] == m}
+                        & {r["pair"] for r in results if r["group"] == g and r["method"] == "refsr-mask"})
+                if not both:
+                    cells.append(" – |")
+                    continue
+                d = _mean(results, g, "refsr-mask", "psnr", both) - _mean(results, g, m, "psnr", both)
+                cells.append(f" {d:+.2f} |")
+            lines.append(f"| {LABELS[m]} |" + "".join(cells))
+    lines += ["", "Paper (Table 3, its own data and degradation; for orientation only), PSNR Sintel / LF: "
+              + "; ".join(f"{LABELS[m].split(' (')[0]} {s:.2f} / {l:.2f}" for m, (s, l) in PAPER.items())]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
