@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from refsr.degrade import SCALE, degrade  # noqa: E402
-from refsr.devices import pick_device  # noqa: E402
+from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
@@ -113,20 +112,6 @@ def lightfield_pairs(folder: Path, stride: int, skipped: list[str]) -> list[Benc
     return [BenchPair("Light field", label, _lr(target), reference, centers[inside], truth[inside])]
 
 
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)}; torch {torch.__version__}"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU {cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -185,7 +170,7 @@ def run(args: argparse.Namespace) -> str:
     shapes = sorted({f"{p.lr.shape[1] * SCALE}x{p.lr.shape[0] * SCALE} ({p.group})" for p in pairs})
     lines += [
         "",
-        f"- machine: {machine(device)}",
+        f"- machine: {describe(device)}",
         f"- search +-{args.search} px, centre stride {args.stride} (ground-truth grid), x{SCALE}; "
         f"input sizes (WxH, upsampled): {', '.join(shapes)}",
         "- accuracy: share of valid centres whose match is within t px (Euclidean) of the truth; a set pools "

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from refsr import models  # noqa: E402
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
-from refsr.devices import pick_device  # noqa: E402
+from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.methods import METHOD_WEIGHTS, super_resolve  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
@@ -73,23 +71,6 @@ PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same dat
     "srresnet-nn-sliding": (33.75, 31.80), "exemplar": (35.72, 37.96), "refsr-mask": (38.03, 38.88),
 }
 LF_PAIR = "hci/(3, 3)<-(0, 0)"
-
-
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    if device.type == "cuda":
-        text = f"{torch.cuda.get_device_name(device)} (device cuda); host {text}"
-    else:
-        text = f"CPU only: {text}"
-    return text
 
 
 def group_of(name: str) -> str:
@@ -238,7 +219,7 @@ def _mean(results: list[dict], group: str, method: str, key: str, pairs: set[str
 def table(results: list[dict], methods: list[str], device: torch.device, start: dt.datetime, args) -> str:
     groups = list(dict.fromkeys(r["group"] for r in results))
     counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
-    lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {machine(device)}"]
+    lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}"]
     names = sorted({n for m in methods for n in METHOD_WEIGHTS[ROWS[m][0]]})
     if names:
         lines.append("Weights (sha256): " + ", ".join(f"{n} {models.weights_sha256(n)[:12]}" for n in names))

@@ -11,7 +11,6 @@ only torch (no prefect, no zarr), so it runs on a bare GPU machine.
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import statistics
 import time
@@ -20,18 +19,13 @@ import torch
 
 from refsr import models
 from refsr.degrade import SCALE, upsample
+from refsr.devices import describe
 from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origins
 from refsr.synthesis import HALF_RF, RefSRModels, patch_centers, reference_patches, refsr_super_resolve
 from refsr.timing import StageTimer
 
 FRAME = (436, 1024)
 VIEW = (512, 512)
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
 
 
 def frame_pair(shape: tuple[int, int], device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +84,7 @@ def peak_memory(device: torch.device) -> str:
 
 def run(device: torch.device, repeats: int, lf_views: int, naive_patches: int) -> None:
     nets = RefSRModels(*(models.load(n, device) for n in ("ccnet", "srresnet_nn", "ssnet")))
-    print(f"\n## {device.type}: {machine(device)}\n")
+    print(f"\n## {device.type}: {describe(device)}\n")
     lr, ref = frame_pair(FRAME, device)
     frame = timed_refsr(nets, lr, ref, repeats)
     rows, cols = patch_grid(*padded_lr_size(*lr.shape[-2:]))

@@ -5,13 +5,14 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
+
+from refsr.devices import describe
 
 
 @dataclass
@@ -31,9 +32,8 @@ def fast_cuda() -> None:
 
 
 def machine() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)}; torch {torch.__version__}"
-    return f"{platform.processor() or platform.machine()} CPU x{torch.get_num_threads()} threads; torch {torch.__version__}"
+    """The training machine in words (GPU when training there)."""
+    return describe("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def save_checkpoint(path: Path, step: int, models: dict, optimizers: dict, log: list) -> None:
