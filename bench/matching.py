@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -45,10 +44,9 @@ from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
-from refsr.train.data import LF_MATCH_PAIR, VALIDATION_CLIPS  # noqa: E402
+from refsr.train.data import DEFAULT_DATA, LF_MATCH_PAIR, VALIDATION_CLIPS  # noqa: E402
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
-DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", REPO.parent / "shared" / "data"))
 
 
 @dataclass

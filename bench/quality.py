@@ -31,7 +31,7 @@ from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.methods import METHOD_WEIGHTS, super_resolve  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
-from refsr.train.data import validation_pairs  # noqa: E402
+from refsr.train.data import DEFAULT_DATA, validation_pairs  # noqa: E402
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))
@@ -110,7 +110,7 @@ def write_picture(path: Path, panels: list[np.ndarray], where: tuple[int, int], 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data root")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data root")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
     parser.add_argument("--methods", nargs="+", default=list(ROWS), choices=list(ROWS) + list(ABLATIONS),
                         metavar="METHOD",

@@ -1,12 +1,13 @@
 """Shared fixtures: where the real data lives, skipping with a reason when it is absent."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-DATA_ROOT = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from refsr.train.data import DEFAULT_DATA
+
+DATA_ROOT = DEFAULT_DATA
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ Views (0,0), (1,1), (3,3), (4,4) of the HCI light field and the Sintel clips in
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury
 from refsr.io.sintel import list_clips, read_clip
 from refsr.pairs import sintel_correspondence, stereo_correspondence, views_correspondence
 
+# ../shared/data beside the checkout, or $REFSR_DATA: trainers, benchmarks and tests read it in place.
+DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
 LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (method.md)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 from tqdm.auto import tqdm
 
 from refsr.devices import describe
+from refsr.train.data import DEFAULT_DATA
 
 
 @dataclass
@@ -63,9 +63,6 @@ def progress(total: int, start: int, desc: str, enabled: bool = True) -> tqdm:
 
 def config_dict(config) -> dict:
     return json.loads(json.dumps(asdict(config), default=str))
-
-
-DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser:
