@@ -43,6 +43,7 @@ from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
+from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
 from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
 from refsr.train.data import DEFAULT_DATA, LF_MATCH_PAIR, VALIDATION_CLIPS  # noqa: E402
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> str:
             _sync(device)
             start = time.perf_counter()
             _, found = match(pair.lr, pair.reference, method, stride=args.stride, search=args.search,
-                             device=str(device), centers=pair.centers)
+                             device=str(device), centers=pair.centers, precision=args.precision)
             _sync(device)
             seconds = time.perf_counter() - start
             results[pair.name, method] = (found, seconds)
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> str:
     shapes = sorted({f"{p.lr.shape[1] * SCALE}x{p.lr.shape[0] * SCALE} ({p.group})" for p in pairs})
     lines += [
         "",
-        f"- machine: {describe(device)}",
+        f"- machine: {describe(device)}; CC-Net precision {describe_precision(args.precision, device)}",
         f"- search +-{args.search} px, centre stride {args.stride} (ground-truth grid), x{SCALE}; "
         f"input sizes (WxH, upsampled): {', '.join(shapes)}",
         "- accuracy: share of valid centres whose match is within t px (Euclidean) of the truth; a set pools "
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search", type=int, default=100, help="search radius in HR px (default %(default)s)")
     parser.add_argument("--stride", type=int, default=SCALE, help="ground-truth centre stride (default %(default)s)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="CC-Net precision (default %(default)s)")
     parser.add_argument("--methods", nargs="+", default=list(MATCHERS), choices=MATCHERS)
     parser.add_argument("--passes", nargs="+", default=["final", "clean"], choices=["final", "clean", "albedo"],
                         help="Sintel passes, each reported as its own set (default %(default)s)")

@@ -31,6 +31,7 @@ from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.methods import METHOD_WEIGHTS, super_resolve  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
+from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
 from refsr.train.data import DEFAULT_DATA, validation_pairs  # noqa: E402
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="the shared data root")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="refsr networks (default %(default)s)")
     parser.add_argument("--methods", nargs="+", default=list(ROWS), choices=list(ROWS) + list(ABLATIONS),
                         metavar="METHOD",
                         help=f"rows to run (default all): {' '.join(ROWS)}")
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             method, fusion, back_project, kind = ROWS[m]
             reference = replaced_reference(pair.reference, kind, unrelated)
             t0 = time.perf_counter()
-            sr = super_resolve(lr, reference, method, fusion=fusion, device=str(device), back_project=back_project)
+            sr = super_resolve(lr, reference, method, fusion=fusion, device=str(device), back_project=back_project,
+                               precision=args.precision)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
@@ -219,7 +222,8 @@ def _mean(results: list[dict], group: str, method: str, key: str, pairs: set[str
 def table(results: list[dict], methods: list[str], device: torch.device, start: dt.datetime, args) -> str:
     groups = list(dict.fromkeys(r["group"] for r in results))
     counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
-    lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}"]
+    lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}, "
+             f"refsr precision {describe_precision(args.precision, device)}"]
     names = sorted({n for m in methods for n in METHOD_WEIGHTS[ROWS[m][0]]})
     if names:
         lines.append("Weights (sha256): " + ", ".join(f"{n} {models.weights_sha256(n)[:12]}" for n in names))
@@ -245,7 +249,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
                  " (Sintel: alley_1 + cave_2, frame t+1 from t; light field: HCI antinous (3,3) from (0,0)). "
                  "PSNR on RGB and PSNR-Y (BT.601) with an 8-px border left out; SSIM on RGB. "
                  "Seconds: wall time per image, networks already loaded"
-                 + (" (2-core machine shared with other jobs: noisy)." if device.type == "cpu" else "."))
+                 + (" (noisy on a shared 2-core machine)." if device.type == "cpu" else "."))
     if partial:
         lines.append("* averaged over a subset (the first pairs of the pass; slow on this machine): "
                      + "; ".join(partial) + ". The differences below are paired on the same pairs.")

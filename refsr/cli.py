@@ -24,6 +24,10 @@ def _is_tty() -> bool:
     return sys.stderr.isatty()
 
 
+
+PRECISION_HELP = ("network arithmetic: auto = bfloat16 where the CPU/GPU runs it natively, "
+                  "else float32 (default auto)")
+
 # ---------------------------------------------------------------- commands
 
 def cmd_degrade(args: argparse.Namespace) -> int:
@@ -46,7 +50,7 @@ def cmd_sr(args: argparse.Namespace) -> int:
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
     sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty(),
-                       search=args.search, flow=args.flow, back_project=args.back_project)
+                       search=args.search, flow=args.flow, back_project=args.back_project, precision=args.precision)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
     if sr.shape != want or sr.dtype != np.uint8:
         raise RuntimeError(f"method {args.method!r} returned {sr.dtype} {sr.shape}, expected uint8 {want}")
@@ -63,7 +67,8 @@ def cmd_match(args: argparse.Namespace) -> int:
 
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
-    centers, matches = match(lr, ref, args.method, stride=args.stride, search=args.search, device=args.device)
+    centers, matches = match(lr, ref, args.method, stride=args.stride, search=args.search, device=args.device,
+                             precision=args.precision)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, centers=centers, matches=matches)
@@ -137,6 +142,7 @@ def _matchers() -> Sequence[str] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser; method choices come from the registries at call time."""
     from refsr.methods import METHODS
+    from refsr.precision import PRECISIONS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -163,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--back-project", type=int, metavar="N",
                    help="iterations of back-projection after the method (default: 10 for flow-warp, else 0)")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.set_defaults(func=cmd_sr)
 
     matchers = _matchers()
@@ -176,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=int, default=8)
     p.add_argument("--search", type=int, default=100, help="search window radius in HR pixels")
     p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help="ccnet: " + PRECISION_HELP)
     p.set_defaults(func=cmd_match)
 
     p = sub.add_parser("ingest", parents=[common], help="copy a data set into a Zarr store",

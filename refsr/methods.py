@@ -36,10 +36,10 @@ def _exemplar(lr: torch.Tensor, ref: torch.Tensor, search: int = 100, **_: objec
 
 
 def _refsr(lr: torch.Tensor, ref: torch.Tensor, fusion: str = "mask", search: int = 100, progress: bool = False,
-           **_: object) -> Result:
+           precision: str = "auto", **_: object) -> Result:
     from refsr.synthesis import RefSRModels, refsr_super_resolve
     nets = RefSRModels(*(models.load(n, lr.device) for n in ("ccnet", "srresnet_nn", "ssnet")))
-    return refsr_super_resolve(lr, ref, nets, fusion=fusion, search=search, progress=progress)
+    return refsr_super_resolve(lr, ref, nets, fusion=fusion, search=search, progress=progress, precision=precision)
 
 
 def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, flow: str = "dis", **_: object) -> Result:
@@ -47,7 +47,7 @@ def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, flow: str = "dis", **_: obje
     return flow_warp_super_resolve(lr, ref, flow)
 
 
-# name -> function(lr (1,3,h,w), ref (1,3,H,W), *, fusion, search, flow, progress) -> (SR, confidence)
+# name -> function(lr (1,3,h,w), ref (1,3,H,W), *, fusion, search, flow, progress, precision) -> (SR, confidence)
 METHODS: dict[str, Callable[..., Result]] = {
     "refsr": _refsr,
     "bicubic": _bicubic,
@@ -76,11 +76,12 @@ METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {
 @torch.no_grad()
 def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, fusion: str = "mask",
                   device: str = "auto", progress: bool = False, search: int = 100, flow: str = "dis",
-                  back_project: int | None = None,
+                  back_project: int | None = None, precision: str = "auto",
                   return_confidence: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """Super-resolve uint8 LR (h, w, 3) with the uint8 HR reference; returns uint8 (8h, 8w, 3).
 
-    `back_project` iterations follow the method (default: DEFAULT_BACK_PROJECT, else none). With
+    `back_project` iterations follow the method (default: DEFAULT_BACK_PROJECT, else none).
+    `precision` ('auto' | 'fp32' | 'bf16', refsr.precision) is the refsr networks' arithmetic. With
     `return_confidence`, also the per-pixel confidence (refsr: fusion weight sum; flow-warp: blend weight).
     """
     if method not in METHODS:
@@ -88,7 +89,7 @@ def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, fus
     dev = pick_device(device)
     lr_t = to_tensor(lr, dev)
     sr, confidence = METHODS[method](lr_t, to_tensor(ref, dev), fusion=fusion, search=search, flow=flow,
-                                     progress=progress)
+                                     progress=progress, precision=precision)
     iterations = DEFAULT_BACK_PROJECT.get(method, 0) if back_project is None else back_project
     if iterations:
         sr = back_project_fn(sr, lr_t, iterations)

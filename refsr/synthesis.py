@@ -1,7 +1,8 @@
 """The `refsr` method: CC-Net matches drive SS-Net patch synthesis, fused over overlapping patches.
 
 Work shared by overlapping patches is done once: SRResNet-NN features on the whole LR image,
-CC-Net features once per band of patch rows (bands bound the memory on large images).
+CC-Net features once per tile of patches (tiles bound the memory on large images), SS-Net in
+batches, each patch row folded into the output as soon as it is made.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, upsample
 from refsr.errors import InputError
 from refsr.matching.search import window_search
+from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
 from refsr.patches import PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_grid, patch_origins
 
@@ -29,6 +31,10 @@ class RefSRModels:
     ccnet: CCNet
     srresnet_nn: SRResNet
     ssnet: SSNet
+
+    def __post_init__(self):
+        for net in (self.ccnet, self.srresnet_nn, self.ssnet):  # convolutions run fastest channels_last
+            net.to(memory_format=torch.channels_last)
 
 
 def patch_centers(tops: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
@@ -52,81 +58,108 @@ def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
     raise ValueError(f"unknown fusion {fusion!r} (mask | average)")
 
 
+def _span(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
+    return max(lo - margin, 0), min(hi + margin, size)
+
+
 def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int,
-                  timer: StageTimer | NoTimer = NoTimer()) -> torch.Tensor:
-    """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only on the rows they need."""
-    H, ref_h = lr_up.shape[-2], ref.shape[-2]
-    cy0, cy1 = int(centers[:, 0].min()), int(centers[:, 0].max()) + 1
-    iy0, iy1 = max(cy0 - HALF_RF, 0), min(cy1 + HALF_RF, H)
-    ry0, ry1 = max(cy0 - search - HALF_RF, 0), min(cy1 + search + HALF_RF, ref_h)
-    with timer("ccnet_features"):
-        f_in = ccnet(lr_up[..., iy0:iy1, :])[0]
-        query = f_in[:, centers[:, 0] - iy0, centers[:, 1]].T.contiguous()
+                  timer: StageTimer | NoTimer = NoTimer(), bf16: bool = False) -> torch.Tensor:
+    """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only where they are needed.
+
+    The input crop has a HALF_RF margin around the centres and the reference crop search + HALF_RF,
+    so every feature used is exactly the whole-image one. Features come out channels_last, the
+    layout `window_search` reads without a copy; scores are float32.
+    """
+    (cy0, cx0), (cy1, cx1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
+    (H, W), (ref_h, ref_w) = lr_up.shape[-2:], ref.shape[-2:]
+    (iy0, iy1), (ix0, ix1) = _span(cy0, cy1, HALF_RF, H), _span(cx0, cx1, HALF_RF, W)
+    (ry0, ry1), (rx0, rx1) = _span(cy0, cy1, search + HALF_RF, ref_h), _span(cx0, cx1, search + HALF_RF, ref_w)
+    with timer("ccnet_features"), autocast(lr_up.device, bf16):
+        f_in = ccnet(lr_up[..., iy0:iy1, ix0:ix1].contiguous(memory_format=torch.channels_last))[0]
+        query = f_in[:, centers[:, 0] - iy0, centers[:, 1] - ix0].T.float().contiguous()
         del f_in
-        g = ccnet(ref[..., ry0:ry1, :])[0]
+        g = ccnet(ref[..., ry0:ry1, rx0:rx1].contiguous(memory_format=torch.channels_last))[0].float()
     with timer("matching"):
-        local = centers.clone()
-        local[:, 0] -= ry0
+        origin = torch.tensor([ry0, rx0], device=centers.device)
         # Bigger bins on a GPU: fewer, larger matrix products (the per-bin Python cost dominates there).
-        matches = window_search(query, g, local, search, tile=256 if g.is_cuda else 64)
-        matches[:, 0] += ry0
-    return matches
+        return window_search(query, g, centers - origin, search, tile=256 if g.is_cuda else 64) + origin
 
 
-def _band_rows(rows: int, cols: int, width_hr: int, search: int, budget_bytes: float) -> int:
-    """Patch rows per band so the reference CC-Net slab (256 ch, float32) stays within budget."""
-    step = STRIDE * SCALE
-    slab_rows_fixed = 2 * (search + HALF_RF) + PATCH * SCALE
-    per_row = 256 * 4 * width_hr * step
-    fits = int((budget_bytes - 256 * 4 * width_hr * slab_rows_fixed) // per_row)
-    return max(1, min(rows, fits))
+# Peak bytes per pixel of a CC-Net feature crop: the float32 features, plus the bf16 copy (or the
+# 128-channel layer before them) alive while they are made.
+FEATURE_BYTES = 256 * 6
+
+
+def tile_shape(rows: int, cols: int, ref_shape: tuple[int, ...], search: int, budget_bytes: float) -> tuple[int, int]:
+    """Patch rows x columns per matching tile, as square as fits, so the reference CC-Net crop stays within budget."""
+    step, margin = STRIDE * SCALE, 2 * (search + HALF_RF) + PATCH * SCALE
+
+    def crop_bytes(r: int, c: int) -> float:
+        return min(r * step + margin, ref_shape[-2]) * min(c * step + margin, ref_shape[-1]) * FEATURE_BYTES
+
+    n = 1
+    while n < max(rows, cols) and crop_bytes(min(n + 1, rows), min(n + 1, cols)) <= budget_bytes:
+        n += 1
+    r, c = min(n, rows), min(n, cols)
+    while r < rows and crop_bytes(r + 1, c) <= budget_bytes:  # a wide image: spend what is left on rows
+        r += 1
+    while c < cols and crop_bytes(r, c + 1) <= budget_bytes:
+        c += 1
+    return r, c
 
 
 @torch.no_grad()
 def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = 100,
-    batch: int = 256, memory_budget: float = 2e9, progress: bool = False, timer: StageTimer | NoTimer = NoTimer(),
+    batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
+    timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w))."""
+    """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
+
+    `batch`: SS-Net patches per call (default 32 on CPU, where small batches stay in cache, 256 on GPU);
+    `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision).
+    """
     h, w = lr.shape[-2:]
     if h < PATCH or w < PATCH:
         raise InputError("<input>", f"LR image of {w}x{h} is smaller than one {PATCH}x{PATCH} patch")
+    bf16 = use_bf16(precision, lr.device)
+    batch = batch or (256 if lr.is_cuda else 32)
     hp, wp = padded_lr_size(h, w)
     lr_pad = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
     with timer("lr_features"):
-        f_lr = models.srresnet_nn.body(lr_pad)[0]
+        with autocast(lr.device, bf16):
+            f_lr = models.srresnet_nn.body(lr_pad.contiguous(memory_format=torch.channels_last))[0].float()
         bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
         lr_up = upsample(lr_pad, SCALE, "bilinear")
     rows, cols = patch_grid(hp, wp)
-    H, W = hp * SCALE, wp * SCALE
-    out = torch.zeros(3, H, W, device=lr.device)
-    weight = torch.zeros(1, H, W, device=lr.device)
-    band = _band_rows(rows, cols, max(W, ref.shape[-1]), search, memory_budget)
-    step = STRIDE * SCALE
+    out = torch.zeros(4, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum and weight sum
+    tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search, memory_budget)
     bar = tqdm(total=rows * cols, desc="refsr", unit="patch", disable=not progress, leave=False)
-    for r0 in range(0, rows, band):
-        r1 = min(rows, r0 + band)
-        tops = patch_origins(range(r0, r1), cols, lr.device)
+    for r0 in range(0, rows, tile_rows):
+        band = range(r0, min(rows, r0 + tile_rows))
+        tops = patch_origins(band, cols, lr.device).reshape(len(band), cols, 2)
         centers = patch_centers(tops)
-        matches = match_centers(models.ccnet, lr_up, ref, centers, search, timer)
-        parts, weights = [], []
-        for i in range(0, len(tops), batch):
-            t = tops[i : i + batch]
-            with timer("patch_gathering"):
-                inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], matches[i : i + batch], PATCH * SCALE),
-                          gather(bicubic, t * SCALE, PATCH * SCALE))
-            with timer("ssnet"):
-                sr, mask = models.ssnet(*inputs)
+        matches = torch.cat([match_centers(models.ccnet, lr_up, ref, centers[:, c0 : c0 + tile_cols].reshape(-1, 2),
+                                           search, timer, bf16).reshape(len(band), -1, 2)
+                             for c0 in range(0, cols, tile_cols)], dim=1)
+        for r, row_tops, row_matches in zip(band, tops, matches):  # fold each patch row as soon as it is made
+            parts = []
+            for i in range(0, cols, batch):
+                t = row_tops[i : i + batch]
+                with timer("patch_gathering"):
+                    inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], row_matches[i : i + batch], PATCH * SCALE),
+                              gather(bicubic, t * SCALE, PATCH * SCALE))
+                with timer("ssnet"), autocast(lr.device, bf16):
+                    sr, mask = (x.float() for x in models.ssnet(*inputs))
+                with timer("fusion"):
+                    wgt = fusion_weights(mask, fusion)
+                    parts.append(torch.cat([sr * wgt, wgt], 1))
             with timer("fusion"):
-                wgt = fusion_weights(mask, fusion)
-                parts.append(sr * wgt)
-                weights.append(wgt)
-            bar.update(len(t))
-        with timer("fusion"):
-            y0 = r0 * step
-            band_out = fold_band(torch.cat(parts), cols, SCALE)
-            out[:, y0 : y0 + band_out.shape[1]] += band_out
-            weight[:, y0 : y0 + band_out.shape[1]] += fold_band(torch.cat(weights), cols, SCALE)
+                row_out = fold_band(torch.cat(parts), cols, SCALE)
+                y0 = r * STRIDE * SCALE
+                out[:, y0 : y0 + row_out.shape[1]] += row_out
+            bar.update(cols)
     bar.close()
-    sr = (out / weight.clamp_min(1e-8))[:, : h * SCALE, : w * SCALE]
-    return sr[None].clamp(0, 1), weight[0, : h * SCALE, : w * SCALE]
+    out = out[:, : h * SCALE, : w * SCALE]
+    sr = out[:3] / out[3:].clamp_min(1e-8)
+    return sr[None].clamp(0, 1), out[3]

@@ -69,14 +69,17 @@ def test_ccnet_features_shape_and_device():
     from refsr.matching.ccnet import ccnet_features
 
     image = torch.rand(1, 3, 40, 56)
-    feat = ccnet_features(image)
-    assert feat.shape == (256, 40, 56) and feat.dtype == torch.float32 and feat.is_contiguous()
+    feat = ccnet_features(image, precision="fp32")
+    assert feat.shape == (256, 40, 56) and feat.dtype == torch.float32
+    assert feat.permute(1, 2, 0).is_contiguous()  # pixel-major, what window_search reads without a copy
     assert not feat.requires_grad
     from refsr.models import load
 
     with torch.no_grad():
         eager = load("ccnet", "cpu")(image.contiguous())[0]
     assert torch.allclose(feat, eager, atol=1e-5)  # channels_last changes the speed, not the result
+    bf16 = ccnet_features(image, precision="bf16")
+    assert bf16.dtype == torch.float32 and (bf16 - eager).norm() < 0.02 * eager.norm()
     with pytest.raises(ValueError):
         ccnet_features(torch.rand(3, 40, 56))
 

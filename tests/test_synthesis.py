@@ -163,13 +163,14 @@ def test_output_is_exactly_8x_for_odd_lr_sizes(method: str) -> None:
 
 
 @torch.no_grad()
-def test_banded_synthesis_equals_one_band() -> None:
+def test_tiled_synthesis_equals_one_tile() -> None:
     nets = _random_nets(seed=3)
     lr = torch.from_numpy(_smooth_image(13, 11, seed=4)).permute(2, 0, 1)[None].float() / 255
     ref = torch.from_numpy(_smooth_image(110, 90, seed=5)).permute(2, 0, 1)[None].float() / 255
-    whole, w_whole = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1e12)
-    # a budget of 1 byte: one patch row per band (4 bands), and batches that straddle nothing
-    banded, w_banded = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1, batch=3)
+    whole, w_whole = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1e12, precision="fp32")
+    # a budget of 1 byte: one patch per matching tile, and batches that straddle nothing
+    banded, w_banded = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1, batch=3,
+                                           precision="fp32")
     assert whole.shape == (1, 3, 104, 88)
     torch.testing.assert_close(banded, whole, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(w_banded, w_whole, atol=1e-5, rtol=1e-5)
@@ -188,8 +189,12 @@ def lf_scores(hci_antinous: Path) -> dict[str, float]:
     pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False) if p.name.endswith(
         f"{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"))
     truth, lr = crop_to_multiple(pair.target), degrade(pair.target)
-    return {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth)
-            for m in ("bicubic", "srresnet-nn", "refsr")}
+    scores = {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth)
+              for m in ("bicubic", "srresnet-nn", "refsr")}
+    for precision in ("fp32", "bf16"):
+        scores[f"refsr-{precision}"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu",
+                                                          precision=precision), truth)
+    return scores
 
 
 def test_shipped_refsr_beats_bicubic_by_2db(lf_scores: dict[str, float]) -> None:
@@ -198,3 +203,26 @@ def test_shipped_refsr_beats_bicubic_by_2db(lf_scores: dict[str, float]) -> None
 
 def test_shipped_refsr_beats_srresnet_nn(lf_scores: dict[str, float]) -> None:
     assert lf_scores["refsr"] > lf_scores["srresnet-nn"], lf_scores
+
+
+def test_bf16_moves_refsr_psnr_by_at_most_005_db(lf_scores: dict[str, float]) -> None:
+    assert abs(lf_scores["refsr-bf16"] - lf_scores["refsr-fp32"]) <= 0.05, lf_scores
+
+
+def test_precision_choice() -> None:
+    from refsr.precision import use_bf16
+
+    cpu = torch.device("cpu")
+    assert use_bf16("bf16", cpu) and not use_bf16("fp32", cpu)
+    with pytest.raises(ValueError, match="precision"):
+        use_bf16("fp16", cpu)
+
+
+def test_tile_shape_keeps_the_reference_crop_within_budget() -> None:
+    from refsr.synthesis import FEATURE_BYTES, tile_shape
+
+    assert tile_shape(24, 61, (436, 1024), 100, 1e12) == (24, 61)  # a Sintel frame: one tile
+    assert tile_shape(24, 61, (436, 1024), 100, 1) == (1, 1)
+    r, c = tile_shape(184, 247, (3000, 4000), 100, 1.5e9)  # 4000x3000 output
+    assert 1 < r < 184 and 1 < c < 247
+    assert (r * 16 + 328) * (c * 16 + 328) * FEATURE_BYTES <= 1.5e9

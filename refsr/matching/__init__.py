@@ -6,6 +6,7 @@ image plus `window_search`.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -34,13 +35,13 @@ def blur_reference(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
     return torch.nn.functional.pad(blurry, (0, w - wc, 0, h - hc), mode="replicate")
 
 
-def _feature_fn(method: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], bool, str]:
+def _feature_fn(method: str, precision: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], bool, str]:
     """(feature function image (1,3,H,W) -> (C,H,W), uses blurry reference, metric 'dot' | 'l2')."""
     from refsr.matching import handcrafted
 
     if method == "ccnet":
         from refsr.matching.ccnet import ccnet_features
-        return ccnet_features, False, "dot"
+        return partial(ccnet_features, precision=precision), False, "dot"
     table = {
         "zncc": (handcrafted.zncc_features, False, "dot"),
         "zncc-blurry": (handcrafted.zncc_features, True, "dot"),
@@ -56,9 +57,13 @@ def _feature_fn(method: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], bo
 @torch.no_grad()
 def match_tensors(
     lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, method: str = "ccnet", search: int = 100,
+    precision: str = "auto",
 ) -> torch.Tensor:
-    """Matches (N, 2) long in the reference for centres (N, 2) long of the upsampled input (1,3,H,W)."""
-    features, blurry, metric = _feature_fn(method)
+    """Matches (N, 2) long in the reference for centres (N, 2) long of the upsampled input (1,3,H,W).
+
+    `precision` ('fp32' | 'bf16' | 'auto', see refsr.precision) applies to CC-Net; scores stay float32.
+    """
+    features, blurry, metric = _feature_fn(method, precision)
     feat_in = features(lr_up)
     feat_ref = features(blur_reference(ref) if blurry else ref)
     query = feat_in[:, centers[:, 0], centers[:, 1]].T.contiguous()
@@ -69,7 +74,7 @@ def match_tensors(
 
 def match(
     lr: np.ndarray, ref: np.ndarray, method: str = "ccnet", stride: int = SCALE, search: int = 100,
-    device: str = "auto", centers: np.ndarray | None = None, scale: int = SCALE,
+    device: str = "auto", centers: np.ndarray | None = None, scale: int = SCALE, precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 LR (h, w, 3) and HR reference -> (centers, matches), each (N, 2) float (y, x) in HR pixels."""
     dev = pick_device(device)
@@ -78,5 +83,5 @@ def match(
     if centers is None:
         centers = grid_centers(*lr_up.shape[-2:], stride)
     c = torch.as_tensor(np.asarray(centers), dtype=torch.long, device=dev)
-    found = match_tensors(lr_up, ref_t, c, method, search)
+    found = match_tensors(lr_up, ref_t, c, method, search, precision)
     return np.asarray(centers, dtype=np.float64), found.cpu().numpy().astype(np.float64)

@@ -23,10 +23,12 @@ def window_search(
 
     query (N, C) features of the centres; ref_feat (C, H, W); centers (N, 2) long (y, x) in
     reference coordinates; candidates |y - cy| <= search, |x - cx| <= search, inside the image.
-    Centres are grouped by `tile` x `tile` bins so each bin is one matrix product against the
-    union of its windows (memory ~ C * (tile + 2 search)^2 per bin).
+    Centres are grouped by `tile` x `tile` bins so each bin is one batched matrix product (one
+    per window row) against the union of its windows (memory ~ n_bin * (tile + 2 search)^2 scores).
     """
     c, h, w = ref_feat.shape
+    # Pixel-major (H, W, C) so a window is a strided view, never a copy: free for channels_last features.
+    hwc = ref_feat.permute(1, 2, 0).contiguous()
     n = centers.shape[0]
     best = torch.zeros(n, 2, dtype=torch.long, device=ref_feat.device)
     best_score = torch.full((n,), float("-inf"), device=ref_feat.device)
@@ -40,16 +42,16 @@ def window_search(
         by, bx = cy[idx], cx[idx]
         y0, y1 = max(int(by.min()) - search, 0), min(int(by.max()) + search + 1, h)
         x0, x1 = max(int(bx.min()) - search, 0), min(int(bx.max()) + search + 1, w)
-        window = ref_feat[:, y0:y1, x0:x1]
-        scores = query[idx] @ window.reshape(c, -1)  # (n_bin, window pixels)
+        window = hwc[y0:y1, x0:x1]  # (rows, cols, C)
+        scores = torch.matmul(query[idx].to(window.dtype), window.transpose(1, 2))  # (rows, n_bin, cols)
         ys = torch.arange(y0, y1, device=ref_feat.device)
         xs = torch.arange(x0, x1, device=ref_feat.device)
-        inside_y = (ys[None, :] - by[:, None]).abs() <= search
-        inside_x = (xs[None, :] - bx[:, None]).abs() <= search
-        inside = (inside_y[:, :, None] & inside_x[:, None, :]).reshape(len(idx), -1)
-        scores = scores.masked_fill(~inside, float("-inf"))
-        top, arg = scores.max(dim=1)
-        best[idx, 0] = y0 + arg // (x1 - x0)
-        best[idx, 1] = x0 + arg % (x1 - x0)
-        best_score[idx] = top
+        outside_x = torch.where((xs[None, :] - bx[:, None]).abs() <= search, 0.0, float("-inf"))  # (n_bin, cols)
+        outside_y = torch.where((ys[:, None] - by[None, :]).abs() <= search, 0.0, float("-inf"))  # (rows, n_bin)
+        scores += outside_x
+        row_top, row_arg = scores.max(dim=2)  # best column per (row, centre)
+        top, arg_y = (row_top + outside_y).max(dim=0)
+        best[idx, 0] = y0 + arg_y
+        best[idx, 1] = x0 + row_arg.gather(0, arg_y[None])[0]
+        best_score[idx] = top.float()
     return (best, best_score) if return_scores else best
