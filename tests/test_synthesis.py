@@ -226,3 +226,17 @@ def test_tile_shape_keeps_the_reference_crop_within_budget() -> None:
     r, c = tile_shape(184, 247, (3000, 4000), 100, 1.5e9)  # 4000x3000 output
     assert 1 < r < 184 and 1 < c < 247
     assert (r * 16 + 328) * (c * 16 + 328) * FEATURE_BYTES <= 1.5e9
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@needs_weights
+def test_cpu_and_cuda_agree(hci_antinous: Path) -> None:
+    """Same shipped networks and input on both devices in fp32: the pictures agree to >= 40 dB PSNR."""
+    from refsr.io.lightfield import read_hci
+
+    lf = read_hci(hci_antinous)
+    target, ref = lf.views[(3, 3)][:256, :256], lf.views[(0, 0)][:256, :256]
+    lr = degrade(target)
+    cpu = super_resolve(lr, ref, "refsr", device="cpu", precision="fp32")
+    cuda = super_resolve(lr, ref, "refsr", device="cuda", precision="fp32")
+    assert psnr(cuda, cpu) >= 40.0
