@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from refsr.devices import describe
@@ -57,6 +59,28 @@ def load_checkpoint(path: Path, models: dict, optimizers: dict) -> tuple[int, li
     return state["step"], state["log"]
 
 
+def initialise(net: nn.Module, path: Path | None) -> dict | None:
+    """Load starting weights (a .pt state dict) into `net`; returns what the sidecar records of them.
+
+    A checkpoint in the output folder, loaded afterwards, still wins: resuming continues that run.
+    """
+    if path is None:
+        return None
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such weights file (--init)")
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    from refsr.models import sidecar_of
+
+    side = sidecar_of(path)
+    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "iterations": side.get("total_iterations", side.get("iterations"))}
+
+
+def total_iterations(step: int, init: dict | None) -> int:
+    """Iterations of this run plus those of the weights it started from."""
+    return step + ((init or {}).get("iterations") or 0)
+
+
 def progress(total: int, start: int, desc: str, enabled: bool = True) -> tqdm:
     return tqdm(total=total, initial=start, desc=desc, unit="it", disable=not enabled, mininterval=2.0)
 
@@ -78,6 +102,12 @@ def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def add_init_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--init", type=Path, metavar="WEIGHTS.pt",
+                   help="start from these weights instead of random ones, e.g. refsr/weights/ccnet.pt to "
+                        "train the shipped network further (a checkpoint in --out still takes precedence)")
 
 
 def configure(args: argparse.Namespace, configs: dict):

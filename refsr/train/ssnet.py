@@ -24,7 +24,8 @@ from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
 from refsr.train.data import Pair, training_pairs, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
+from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, progress,
+                              save_checkpoint, total_iterations)
 
 HR_PATCH = PATCH * SCALE
 
@@ -113,8 +114,11 @@ def validate(frozen: RefSRModels, pairs: list[Pair], device: torch.device, searc
 
 
 def train(config: Config, data_root: Path, out: Path, device: str = "auto", show_progress: bool = True,
-          config_name: str = "custom", command: str = "", weights: Path | None = None) -> dict:
-    """Train SS-Net with frozen CC-Net and SRResNet+NN from `weights` (default: out); write `out/ssnet.pt`."""
+          config_name: str = "custom", command: str = "", weights: Path | None = None, init: Path | None = None) -> dict:
+    """Train SS-Net with frozen CC-Net and SRResNet+NN from `weights` (default: out); write `out/ssnet.pt`.
+
+    `init`: SS-Net weights to start from (e.g. the shipped ones, to adapt them to a retrained CC-Net).
+    """
     dev = pick_device(device)
     fast_cuda()
     torch.manual_seed(config.seed)
@@ -125,7 +129,9 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         net = models.ARCHS[name]()
         net.load_state_dict(torch.load(weights / f"{name}.pt", map_location="cpu", weights_only=True))
         frozen_nets[name] = net.to(dev).eval().requires_grad_(False)
-    ssnet = SSNet().to(dev).train()
+    ssnet = SSNet()
+    started_from = initialise(ssnet, init)
+    ssnet = ssnet.to(dev).train()
     frozen = RefSRModels(frozen_nets["ccnet"], frozen_nets["srresnet_nn"], ssnet)
     real = training_pairs(data_root, with_truth=False)
     val = validation_pairs(data_root, with_truth=False)
@@ -156,7 +162,8 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     final = validate(frozen, val, dev, config.search, config.crop)
     meta = {
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
-        "iterations": step, "train_seconds": round(time.time() - started, 1), "device": machine(), "loss": "MSE",
+        "iterations": step, "init": started_from, "total_iterations": total_iterations(step, started_from),
+        "train_seconds": round(time.time() - started, 1), "device": machine(), "loss": "MSE",
         "frozen": {n: models.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
                  "Middlebury left from right), no validation clip or view",
@@ -172,10 +179,11 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
 def main(argv: list[str]) -> int:
     parser = loop.parser("ssnet", "Train SS-Net (needs ccnet and srresnet_nn weights).", CONFIGS)
     parser.add_argument("--weights", type=Path, help="folder with ccnet.pt and srresnet_nn.pt (default: --out)")
+    loop.add_init_option(parser)
     args = parser.parse_args(argv)
     config = loop.configure(args, CONFIGS)
     meta = train(config, args.data, args.out, args.device, config_name=args.config,
-                 command="refsr train ssnet " + " ".join(argv), weights=args.weights)
+                 command="refsr train ssnet " + " ".join(argv), weights=args.weights, init=args.init)
     print(f"ssnet: {meta['iterations']} iterations, validation PSNR {meta['val_psnr_refsr']:.2f} dB "
           f"(bicubic {meta['val_psnr_bicubic']:.2f} dB)")
     return 0

@@ -1,0 +1,46 @@
+"""Trainers end to end on real data with tiny budgets: weights + sidecar, resuming, starting from given weights."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from refsr import models
+from refsr.train import ccnet as ccnet_train
+from refsr.train.loop import Budget
+
+
+def _tiny(iterations: int) -> ccnet_train.Config:
+    return ccnet_train.Config(radius=4, batch=2, budget=Budget(iterations), pool=1, refresh=1000, val_points=32)
+
+
+def test_ccnet_trains_saves_and_resumes(data_root: Path, tmp_path: Path) -> None:
+    meta = ccnet_train.train(_tiny(2), data_root, tmp_path, device="cpu", show_progress=False)
+    assert meta["iterations"] == 2 and meta["init"] is None and meta["total_iterations"] == 2
+    side = json.loads((tmp_path / "ccnet.json").read_text())
+    assert side["sha256"] == hashlib.sha256((tmp_path / "ccnet.pt").read_bytes()).hexdigest()
+    assert "alley_1" in " ".join(side["data"]["validation"])
+    first = torch.load(tmp_path / "ccnet.pt", weights_only=True)
+    meta = ccnet_train.train(_tiny(3), data_root, tmp_path, device="cpu", show_progress=False)
+    assert meta["iterations"] == 3  # resumed from the checkpoint at 2, one more step
+    again = torch.load(tmp_path / "ccnet.pt", weights_only=True)
+    assert any(not torch.equal(first[k], again[k]) for k in first)
+
+
+@pytest.mark.skipif(not models.available("ccnet"), reason="shipped ccnet weights missing")
+def test_ccnet_init_starts_from_the_given_weights(data_root: Path, tmp_path: Path) -> None:
+    shipped = models.weights_path("ccnet")
+    meta = ccnet_train.train(_tiny(0), data_root, tmp_path, device="cpu", show_progress=False, init=shipped)
+    assert meta["init"]["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert meta["total_iterations"] == models.sidecar("ccnet")["iterations"]
+    saved = torch.load(tmp_path / "ccnet.pt", weights_only=True)
+    start = torch.load(shipped, weights_only=True)
+    assert all(torch.equal(saved[k], start[k]) for k in start)  # zero steps: the weights it started from
+
+
+def test_init_from_a_missing_file_is_a_clear_error(data_root: Path, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        ccnet_train.train(_tiny(0), data_root, tmp_path, device="cpu", show_progress=False, init=tmp_path / "nope.pt")
