@@ -24,7 +24,6 @@ def _is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-
 PRECISION_HELP = ("network arithmetic: auto = bfloat16 where the CPU/GPU runs it natively, "
                   "else float32 (default auto)")
 
