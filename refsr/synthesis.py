@@ -70,10 +70,12 @@ def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers:
     so every feature used is exactly the whole-image one. Features come out channels_last, the
     layout `window_search` reads without a copy; scores are float32.
     """
-    (cy0, cx0), (cy1, cx1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
     (H, W), (ref_h, ref_w) = lr_up.shape[-2:], ref.shape[-2:]
+    (cy0, cx0), (cy1, cx1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
     (iy0, iy1), (ix0, ix1) = _span(cy0, cy1, HALF_RF, H), _span(cx0, cx1, HALF_RF, W)
-    (ry0, ry1), (rx0, rx1) = _span(cy0, cy1, search + HALF_RF, ref_h), _span(cx0, cx1, search + HALF_RF, ref_w)
+    # A reference smaller than the input: centres beyond it search around the nearest reference pixel.
+    (qy0, qx0), (qy1, qx1) = (min(cy0, ref_h - 1), min(cx0, ref_w - 1)), (min(cy1, ref_h), min(cx1, ref_w))
+    (ry0, ry1), (rx0, rx1) = _span(qy0, qy1, search + HALF_RF, ref_h), _span(qx0, qx1, search + HALF_RF, ref_w)
     with timer("ccnet_features"), autocast(lr_up.device, bf16):
         f_in = ccnet(lr_up[..., iy0:iy1, ix0:ix1].contiguous(memory_format=torch.channels_last))[0]
         query = f_in[:, centers[:, 0] - iy0, centers[:, 1] - ix0].T.float().contiguous()

@@ -163,10 +163,11 @@ def test_output_is_exactly_8x_for_odd_lr_sizes(method: str) -> None:
 
 
 @torch.no_grad()
-def test_tiled_synthesis_equals_one_tile() -> None:
+@pytest.mark.parametrize("ref_size", [(110, 90), (40, 24)], ids=["larger-reference", "smaller-reference"])
+def test_tiled_synthesis_equals_one_tile(ref_size: tuple[int, int]) -> None:
     nets = _random_nets(seed=3)
     lr = torch.from_numpy(_smooth_image(13, 11, seed=4)).permute(2, 0, 1)[None].float() / 255
-    ref = torch.from_numpy(_smooth_image(110, 90, seed=5)).permute(2, 0, 1)[None].float() / 255
+    ref = torch.from_numpy(_smooth_image(*ref_size, seed=5)).permute(2, 0, 1)[None].float() / 255
     whole, w_whole = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1e12, precision="fp32")
     # a budget of 1 byte: one patch per matching tile, and batches that straddle nothing
     banded, w_banded = refsr_super_resolve(lr, ref, nets, fusion="mask", search=6, memory_budget=1, batch=3,
