@@ -23,7 +23,7 @@ from refsr.train.augment import rot90_pair, synthetic_pair
 from refsr.train.data import Pair, natural_images, training_pairs, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, progress,
-                              save_checkpoint, total_iterations)
+                              save_checkpoint, total_iterations, use_amp)
 
 HALF = RECEPTIVE_FIELD // 2
 
@@ -38,7 +38,7 @@ class Config:
     refresh: int = 25  # replace one pooled pair every `refresh` steps
     synthetic_share: float = 0.5
     seed: int = 0
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast where native (loop.use_amp)
     val_points: int = 1024  # validation points scored at the end (a quarter of them every 500 steps)
 
 
@@ -97,7 +97,10 @@ def sample(pool: list[Prepared], batch: int, radius: int, rng: np.random.Generat
 def batch_loss(net: CCNet, inputs: torch.Tensor, refs: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. (1): softmax over the (2r+1)^2 reference positions, target = the centre. Returns (loss, top-1 hits)."""
     # One forward for both branches so BatchNorm sees one set of statistics (siamese, shared weights).
-    feats = net(torch.cat([inputs, refs])).float()
+    x = torch.cat([inputs, refs])
+    if x.device.type == "cpu":  # oneDNN convolutions run fastest channels_last (about 1.6x here)
+        x = x.contiguous(memory_format=torch.channels_last)
+    feats = net(x).float()
     b = inputs.shape[0]
     c = radius + HALF
     f = feats[:b, :, c, c]
@@ -108,14 +111,15 @@ def batch_loss(net: CCNet, inputs: torch.Tensor, refs: torch.Tensor, radius: int
 
 
 @torch.no_grad()
-def validate(net: CCNet, pool: list[Prepared], radius: int, points: int = 256, seed: int = 1) -> dict:
+def validate(net: CCNet, pool: list[Prepared], radius: int, points: int = 256, seed: int = 1, amp: bool = False) -> dict:
     """Cross-entropy and top-1 (exact) accuracy on fixed validation points."""
     net.eval()
     rng = np.random.default_rng(seed)
     losses, hits = [], []
     for _ in range(max(1, points // 32)):
         inputs, refs = sample(pool, 32, radius, rng)
-        loss, hit = batch_loss(net, inputs, refs, radius)
+        with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=amp):
+            loss, hit = batch_loss(net, inputs, refs, radius)
         losses.append(loss.item())
         hits.append(hit.mean().item())
     net.train()
@@ -147,19 +151,21 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
                 return prepared
 
     net = net.to(dev).train()
+    if dev.type == "cpu":
+        net = net.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     ckpt = out / f"{name}.ckpt"
     step, log = load_checkpoint(ckpt, {"net": net}, {"opt": opt})
     pool = [draw() for _ in range(config.pool)]
     started = time.time()
     bar = progress(config.budget.iterations, step, "ccnet", show_progress)
-    use_amp = config.amp and dev.type == "cuda"
+    amp = use_amp(config.amp, dev)
     recent = []
     while not config.budget.done(step, started):
         if step % config.refresh == 0:
             pool[int(rng.integers(len(pool)))] = draw()
         inputs, refs = sample(pool, config.batch, config.radius, rng)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             loss, hit = batch_loss(net, inputs, refs, config.radius)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -170,12 +176,12 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         if step % 100 == 0 or config.budget.done(step, started):
             entry = {"step": step, "train_loss": float(np.mean(recent[-100:])), "seconds": round(time.time() - started, 1)}
             if step % 500 == 0 or config.budget.done(step, started):
-                entry.update(validate(net, val_pool, config.radius, points=max(32, config.val_points // 4)))
+                entry.update(validate(net, val_pool, config.radius, points=max(32, config.val_points // 4), amp=amp))
                 save_checkpoint(ckpt, step, {"net": net}, {"opt": opt}, log)
             log.append(entry)
             bar.set_postfix(loss=f"{entry['train_loss']:.3f}")
     bar.close()
-    final = validate(net, val_pool, config.radius, points=config.val_points)
+    final = validate(net, val_pool, config.radius, points=config.val_points, amp=amp)
     meta = {
         "network": "ccnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": step, "init": started_from, "total_iterations": total_iterations(step, started_from),

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from refsr.devices import describe
+from refsr.precision import native_bf16
 from refsr.train.data import DEFAULT_DATA
 
 
@@ -31,6 +32,11 @@ def fast_cuda() -> None:
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+
+
+def use_amp(amp: bool, device: torch.device) -> bool:
+    """bf16 autocast for training where the device runs bf16 natively (CUDA; CPUs with AVX512-BF16/AMX)."""
+    return amp and native_bf16(device)
 
 
 def machine() -> str:

@@ -17,7 +17,8 @@ from refsr.metrics import psnr
 from refsr.tensors import to_image, to_tensor
 from refsr.train.data import natural_images, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint
+from refsr.train.loop import (Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint,
+                              use_amp)
 
 ARCH_NAMES = {"sub-pixel": "srresnet", "nn": "srresnet_nn"}
 
@@ -88,12 +89,12 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
     step, log = load_checkpoint(ckpt, nets, opts)
     started = time.time()
     bar = progress(config.budget.iterations, step, "srresnet", show_progress)
-    use_amp = config.amp and dev.type == "cuda"
+    amp = use_amp(config.amp, dev)
     recent: dict[str, list[float]] = {a: [] for a in archs}
     while not config.budget.done(step, started):
         lr, hr = sample_batch(images, config, rng)
         for a, net in nets.items():
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 loss = F.mse_loss(net(lr).float(), hr)
             opts[a].zero_grad(set_to_none=True)
             loss.backward()
