@@ -20,9 +20,9 @@ import time
 
 import torch
 
-from refsr import models
 from refsr.degrade import SCALE, upsample
 from refsr.devices import describe
+from refsr.methods import refsr_models
 from refsr.precision import PRECISIONS, autocast, describe_precision, use_bf16
 from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origins
 from refsr.synthesis import HALF_RF, RefSRModels, patch_centers, reference_patches, refsr_super_resolve
@@ -90,12 +90,8 @@ def peak_memory(device: torch.device) -> str:
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (process max RSS)"
 
 
-def load_nets(device: torch.device) -> RefSRModels:
-    return RefSRModels(*(models.load(n, device) for n in ("ccnet", "srresnet_nn", "ssnet")))
-
-
 def run(device: torch.device, args: argparse.Namespace) -> None:
-    nets = load_nets(device)
+    nets = refsr_models(device)
     print(f"\n## {device.type}: {describe(device)}; precision {describe_precision(args.precision, device)}\n")
     lr, ref = frame_pair(FRAME, device)
     frame = timed_refsr(nets, lr, ref, args.repeats, args.precision)
@@ -135,7 +131,7 @@ def scaling(nets: RefSRModels, device: torch.device, args: argparse.Namespace) -
 
 def large(device: torch.device, args: argparse.Namespace) -> None:
     """One 4000x3000 output (LR 500x375), once, with the process's peak memory."""
-    nets = load_nets(device)
+    nets = refsr_models(device)
     lr, ref = frame_pair((3000, 4000), device, seed=3)
     start = time.perf_counter()
     refsr_super_resolve(lr, ref, nets, precision=args.precision, progress=True)

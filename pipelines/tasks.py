@@ -38,7 +38,9 @@ FUSION_METHODS = {"refsr"}  # methods for which the `fusion` parameter means som
 
 def default_method() -> str:
     """"refsr" once the CC-Net, SS-Net and SRResNet-NN weights are shipped, else "bicubic"."""
-    return "refsr" if all(models.available(n) for n in ("ssnet", "ccnet", "srresnet_nn")) else "bicubic"
+    from refsr import methods
+
+    return "refsr" if all(models.available(n) for n in methods.METHOD_WEIGHTS["refsr"]) else "bicubic"
 
 
 def method_weights(method: str) -> dict[str, str] | None:

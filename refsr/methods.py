@@ -35,11 +35,17 @@ def _exemplar(lr: torch.Tensor, ref: torch.Tensor, search: int = 100, **_: objec
     return exemplar_super_resolve(lr, ref, search), None
 
 
+def refsr_models(device: torch.device | str):
+    """The shipped CC-Net, SRResNet+NN and SS-Net as `refsr.synthesis.RefSRModels` on `device`."""
+    from refsr.synthesis import RefSRModels
+    return RefSRModels(*(models.load(n, device) for n in METHOD_WEIGHTS["refsr"]))
+
+
 def _refsr(lr: torch.Tensor, ref: torch.Tensor, fusion: str = "mask", search: int = 100, progress: bool = False,
            precision: str = "auto", **_: object) -> Result:
-    from refsr.synthesis import RefSRModels, refsr_super_resolve
-    nets = RefSRModels(*(models.load(n, lr.device) for n in ("ccnet", "srresnet_nn", "ssnet")))
-    return refsr_super_resolve(lr, ref, nets, fusion=fusion, search=search, progress=progress, precision=precision)
+    from refsr.synthesis import refsr_super_resolve
+    return refsr_super_resolve(lr, ref, refsr_models(lr.device), fusion=fusion, search=search, progress=progress,
+                               precision=precision)
 
 
 def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, flow: str = "dis", **_: object) -> Result:

@@ -13,7 +13,7 @@ from refsr.archs.ccnet import CCNet
 from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import HR_CHANNELS, HREncoder, SSNet
 from refsr.degrade import crop_to_multiple, degrade
-from refsr.methods import METHODS, super_resolve
+from refsr.methods import METHOD_WEIGHTS, METHODS, super_resolve
 from refsr.metrics import psnr
 from refsr.patches import fold_band, gather, patch_grid, patch_origins
 from refsr.synthesis import RefSRModels, fusion_weights, refsr_super_resolve
@@ -183,7 +183,7 @@ def test_tiled_synthesis_equals_one_tile(ref_size: tuple[int, int]) -> None:
 @pytest.fixture(scope="module")
 def lf_scores(hci_antinous: Path) -> dict[str, float]:
     """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0)."""
-    if not all(models.available(n) for n in ("ccnet", "srresnet_nn", "ssnet")):
+    if not all(models.available(n) for n in METHOD_WEIGHTS["refsr"]):
         pytest.skip("shipped weights missing (refsr/weights/*.pt)")
     from refsr.train.data import LF_QUALITY_PAIR, lightfield_pairs
 
