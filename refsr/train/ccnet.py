@@ -22,8 +22,8 @@ from refsr.tensors import to_tensor
 from refsr.train.augment import rot90_pair, synthetic_pair
 from refsr.train.data import Pair, natural_images, training_pairs, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, progress,
-                              save_checkpoint, total_iterations, use_amp)
+from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, optimise,
+                              progress, save_checkpoint, total_iterations, use_amp)
 
 HALF = RECEPTIVE_FIELD // 2
 
@@ -167,11 +167,8 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         inputs, refs = sample(pool, config.batch, config.radius, rng)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
             loss, hit = batch_loss(net, inputs, refs, config.radius)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        recent.append(optimise(opt, loss))
         step += 1
-        recent.append(loss.item())
         bar.update(1)
         if step % 100 == 0 or config.budget.done(step, started):
             entry = {"step": step, "train_loss": float(np.mean(recent[-100:])), "seconds": round(time.time() - started, 1)}

@@ -82,6 +82,14 @@ def initialise(net: nn.Module, path: Path | None) -> dict | None:
             "iterations": side.get("total_iterations", side.get("iterations"))}
 
 
+def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on `loss`; returns the loss value."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
 def total_iterations(step: int, init: dict | None) -> int:
     """Iterations of this run plus those of the weights it started from."""
     return step + ((init or {}).get("iterations") or 0)

@@ -17,8 +17,8 @@ from refsr.metrics import psnr
 from refsr.tensors import to_image, to_tensor
 from refsr.train.data import natural_images, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import (Budget, config_dict, fast_cuda, load_checkpoint, machine, progress, save_checkpoint,
-                              use_amp)
+from refsr.train.loop import (Budget, config_dict, fast_cuda, load_checkpoint, machine, optimise, progress,
+                              save_checkpoint, use_amp)
 
 ARCH_NAMES = {"sub-pixel": "srresnet", "nn": "srresnet_nn"}
 
@@ -96,10 +96,7 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
         for a, net in nets.items():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 loss = F.mse_loss(net(lr).float(), hr)
-            opts[a].zero_grad(set_to_none=True)
-            loss.backward()
-            opts[a].step()
-            recent[a].append(loss.item())
+            recent[a].append(optimise(opts[a], loss))
         step += 1
         bar.update(1)
         if step % 200 == 0 or config.budget.done(step, started):

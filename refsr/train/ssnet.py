@@ -24,8 +24,8 @@ from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
 from refsr.train.data import Pair, training_pairs, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, progress,
-                              save_checkpoint, total_iterations)
+from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, optimise,
+                              progress, save_checkpoint, total_iterations)
 
 HR_PATCH = PATCH * SCALE
 
@@ -147,12 +147,8 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
             pool[int(rng.integers(len(pool)))] = prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev)
         f_lr, ref, bic, hr = sample(pool, config.batch, rng)
         out_rgb, _ = ssnet(f_lr, ref, bic)
-        loss = F.mse_loss(out_rgb, hr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        recent.append(optimise(opt, F.mse_loss(out_rgb, hr)))
         step += 1
-        recent.append(loss.item())
         bar.update(1)
         if step % 200 == 0 or config.budget.done(step, started):
             log.append({"step": step, "train_loss": float(np.mean(recent[-200:])), "seconds": round(time.time() - started, 1)})
