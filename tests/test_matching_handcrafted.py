@@ -52,6 +52,14 @@ def _lr(hr: np.ndarray) -> np.ndarray:
     return lr.reshape(lr.shape[-3:])
 
 
+def _shift_errors(frame: np.ndarray, method: str, shift: tuple[int, int]) -> np.ndarray:
+    """Match error (y, x) of the interior centres for an input that is the reference shifted by `shift`."""
+    inp, ref = _pair(frame, shift)
+    centers, found = match(_lr(inp), ref, method, stride=8, search=16, device="cpu")
+    keep = _interior(centers)
+    return found[keep] - (centers[keep] - np.array(shift))
+
+
 def test_feature_shapes_and_zncc_norm(frame):
     img = to_tensor(frame[:64, :96])
     for fn, channels in ((zncc_features, 289), (dsift_features, 128), (gradient_features, 324)):
@@ -76,11 +84,7 @@ def test_sharp_matchers_recover_shift_exactly(frame, method):
 
 @pytest.mark.parametrize("method", BLURRY)
 def test_blurry_matchers_recover_lr_aligned_shift_exactly(frame, method):
-    shift = np.array([8, -16])
-    inp, ref = _pair(frame, tuple(shift))
-    centers, found = match(_lr(inp), ref, method, stride=8, search=16, device="cpu")
-    keep = _interior(centers)
-    err = found[keep] - (centers[keep] - shift)
+    err = _shift_errors(frame, method, (8, -16))
     # >= 97 %: the odd miss is a near-flat patch whose score ties within float rounding
     assert (err == 0).all(1).mean() >= 0.97, f"{method}: {(err == 0).all(1).mean():.3f} exact"
     assert np.abs(np.median(err, 0)).max() == 0
@@ -91,11 +95,7 @@ def test_blurry_matchers_recover_lr_aligned_shift_exactly(frame, method):
 # kinks of the bilinear upsampling, so its matches snap to the LR grid: median error (-2, -1)).
 @pytest.mark.parametrize("method", SHARP + BLURRY)
 def test_full_pipeline_recovers_unaligned_shift_roughly(frame, method):
-    shift = np.array([5, -9])
-    inp, ref = _pair(frame, tuple(shift))
-    centers, found = match(_lr(inp), ref, method, stride=8, search=16, device="cpu")
-    keep = _interior(centers)
-    err = found[keep] - (centers[keep] - shift)
+    err = _shift_errors(frame, method, (5, -9))
     within = np.abs(err).max(1)
     assert np.abs(np.median(err, 0)).max() <= 2, f"{method}: median error {np.median(err, 0)}"
     assert (within <= 6).mean() >= 0.5, f"{method}: {(within <= 6).mean():.2f} within 6 px"
