@@ -14,6 +14,8 @@ Sets (reported separately):
   and clean passes are reported as separate sets (the frames differ, the ground truth is the same).
 - Light field: HCI antinous, input view LF_MATCH_PAIR[0] = (4, 4) (the view the disparity belongs
   to) against reference (1, 1); points failing the forward-backward disparity check are excluded.
+- Stereo: Middlebury 2006 STEREO_VALIDATION_SCENE, view1 (input) against view5 (reference);
+  points of unknown disparity are excluded.
 Accuracy of a set pools its points (every valid centre counts once, whatever its pair).
 Seconds per image: wall time of one `refsr.matching.match` call (upsampling, features of input and
 reference, window search), after a warm-up on a small crop so that one-time costs (loading
@@ -39,13 +41,13 @@ import torch  # noqa: E402
 
 from refsr.degrade import SCALE, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
+from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury2006  # noqa: E402
 from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
-from refsr.train.data import DEFAULT_DATA, LF_MATCH_PAIR, VALIDATION_CLIPS  # noqa: E402
+from refsr.pairs import disparity_correspondence, sintel_correspondence, stereo_correspondence  # noqa: E402
+from refsr.train.data import DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS  # noqa: E402
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
 
@@ -111,6 +113,20 @@ def lightfield_pairs(folder: Path, stride: int, skipped: list[str]) -> list[Benc
     return [BenchPair("Light field", label, _lr(target), reference, centers[inside], truth[inside])]
 
 
+def stereo_pairs(root: Path, stride: int, skipped: list[str]) -> list[BenchPair]:
+    label = f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5"
+    folder = root / STEREO_VALIDATION_SCENE
+    if not folder.is_dir():
+        skipped.append(f"{label}: not on disk")
+        return []
+    lf = read_middlebury2006(folder)
+    target, reference = lf.views[0, 0], lf.views[0, 1]
+    centers, truth = stereo_correspondence(lf.disparity, stride)
+    h, w = _cropped(target.shape)
+    inside = (centers[:, 0] < h) & (centers[:, 1] < w)
+    return [BenchPair("Stereo", label, _lr(target), reference, centers[inside], truth[inside])]
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -124,6 +140,8 @@ def run(args: argparse.Namespace) -> str:
         pairs += sintel_pairs(args.data / "sintel" / "training", tuple(args.passes), args.stride, skipped)
     if "lightfield" in args.sets:
         pairs += lightfield_pairs(args.data / "hci" / "antinous", args.stride, skipped)
+    if "stereo" in args.sets:
+        pairs += stereo_pairs(args.data / "middlebury2006", args.stride, skipped)
     if not pairs:
         raise SystemExit(f"no validation pair with ground truth under {args.data}")
 
@@ -173,7 +191,8 @@ def run(args: argparse.Namespace) -> str:
         f"- search +-{args.search} px, centre stride {args.stride} (ground-truth grid), x{SCALE}; "
         f"input sizes (WxH, upsampled): {', '.join(shapes)}",
         "- accuracy: share of valid centres whose match is within t px (Euclidean) of the truth; a set pools "
-        "the points of its pairs; occluded/invalid (Sintel) and forward-backward failures (light field) excluded",
+        "the points of its pairs; occluded/invalid (Sintel), forward-backward failures (light field) and unknown "
+        "disparity (stereo) excluded",
         "- s / image: wall time of one `refsr.matching.match` call (features of input and reference + search), "
         "mean over the set's pairs, after a warm-up",
     ]
@@ -192,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(MATCHERS), choices=MATCHERS)
     parser.add_argument("--passes", nargs="+", default=["final", "clean"], choices=["final", "clean", "albedo"],
                         help="Sintel passes, each reported as its own set (default %(default)s)")
-    parser.add_argument("--sets", nargs="+", default=["sintel", "lightfield"], choices=["sintel", "lightfield"])
+    parser.add_argument("--sets", nargs="+", default=["sintel", "lightfield", "stereo"],
+                        choices=["sintel", "lightfield", "stereo"])
     args = parser.parse_args(argv)
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     command = "python bench/matching.py " + " ".join(sys.argv[1:] if argv is None else argv)

@@ -32,10 +32,15 @@ def _smooth_image(h: int, w: int, seed: int) -> np.ndarray:
 
 
 def _random_nets(seed: int = 0) -> RefSRModels:
-    """Untrained networks whose SS-Net output is not just bicubic (its last conv is zero-initialised)."""
+    """Untrained networks whose SS-Net output is not just bicubic (its last conv is zero-initialised).
+
+    CC-Net's last bias is zeroed: an untrained network's unit features are otherwise nearly parallel,
+    and matching would pick among ties at rounding level.
+    """
     torch.manual_seed(seed)
     nets = RefSRModels(CCNet().eval(), SRResNet("nn").eval(), SSNet().eval())
     with torch.no_grad():
+        nets.ccnet.net[-1].bias.zero_()
         nets.ssnet.to_rgb.weight.normal_(0, 0.05)
         nets.ssnet.to_rgb.bias.normal_(0, 0.05)
     return nets

@@ -10,11 +10,12 @@ import torch
 
 from refsr import models
 from refsr.train import ccnet as ccnet_train
-from refsr.train.loop import Budget
+from refsr.train.loop import Schedule
 
 
 def _tiny(iterations: int) -> ccnet_train.Config:
-    return ccnet_train.Config(radius=4, batch=2, budget=Budget(iterations), pool=1, refresh=1000, val_points=32)
+    return ccnet_train.Config(crop=48, batch=1, queries=64, schedule=Schedule(iterations, checkpoint_every=2), pool=1,
+                              refresh=1000, bn_batches=1, val_crops=2)
 
 
 def test_ccnet_trains_saves_and_resumes(data_root: Path, tmp_path: Path) -> None:

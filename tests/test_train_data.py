@@ -42,3 +42,27 @@ def test_validation_split_is_not_trained_on(data_root):
     assert train and val and not train & val
     assert not any(f"/{clip}/" in name for name in train for clip in VALIDATION_CLIPS)
     assert not any(str(view) in name for name in train if name.startswith("hci/") for view in VALIDATION_VIEWS)
+
+
+def test_validation_stereo_scene_is_not_trained_on(data_root):
+    from refsr.train.data import STEREO_VALIDATION_SCENE
+
+    train = {p.name for p in training_pairs(data_root, with_truth=False)}
+    val = {p.name for p in validation_pairs(data_root, with_truth=False)}
+    assert f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5" in val
+    assert not any(f"/{STEREO_VALIDATION_SCENE}/" in name for name in train)
+
+
+def test_middlebury2006_pairs_both_directions_point_at_the_same_content(data_root):
+    from refsr.train.data import middlebury2006_pairs
+
+    pairs = middlebury2006_pairs(data_root / "middlebury2006", validation=False)
+    assert len(pairs) >= 2 * 17 and {p.name.rsplit("/", 1)[1] for p in pairs} == {"view1<-view5", "view5<-view1"}
+    for pair in pairs[:2]:
+        at_truth = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
+                          - pair.reference[pair.truth[:, 0], pair.truth[:, 1]].astype(float)).mean()
+        mirrored = pair.truth.copy()  # the opposite sign of the disparity
+        mirrored[:, 1] = np.clip(2 * pair.centers[:, 1] - pair.truth[:, 1], 0, pair.reference.shape[1] - 1)
+        wrong = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
+                       - pair.reference[mirrored[:, 0], mirrored[:, 1]].astype(float)).mean()
+        assert len(pair.centers) > 5000 and at_truth < wrong / 2, (pair.name, at_truth, wrong)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 CHANNELS = (16, 32, 64, 64, 64, 128)
@@ -10,7 +11,11 @@ RECEPTIVE_FIELD = 65
 
 
 class CCNet(nn.Module):
-    """(N, 3, H, W) in [0, 1] -> (N, 256, H, W) per-pixel features; shared by input and reference."""
+    """(N, 3, H, W) in [0, 1] -> (N, 256, H, W) unit-length per-pixel features; shared by input and reference.
+
+    refsr's reading: the features are L2-normalised, so the paper's inner-product score is a cosine
+    similarity (training divides it by a temperature; matching takes its argmax).
+    """
 
     def __init__(self, channels: tuple[int, ...] = CHANNELS, dilations: tuple[int, ...] = DILATIONS, out: int = 256):
         super().__init__()
@@ -23,4 +28,4 @@ class CCNet(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x - 0.5)
+        return F.normalize(self.net(x - 0.5).float(), dim=1)

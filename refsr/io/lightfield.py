@@ -15,6 +15,7 @@ from refsr.io.images import read_image, require_min_size
 from refsr.io.pfm import read_pfm
 
 HCI_DISPARITY_SIGN = -1
+MIDDLEBURY2006_DISPARITY_SCALE = 3.0  # third size: disparity = value / 3 (method.md)
 """Sign s of HCI disparity d (flipud of the PFM, px per view step) relative to the centre view (c, c).
 
 The pixel of view (u, v) showing centre pixel (y, x) is at (y + s*d*(u - c), x + s*d*(v - c)).
@@ -216,11 +217,28 @@ def read_middlebury(folder: str | Path, disparity_scale: float = 4.0) -> LightFi
     disparity = None
     disp_path = folder / "disp2.png"
     if disp_path.is_file():
-        raw = read_image(disp_path)[:, :, 0].astype(np.float32)
-        disparity = np.where(raw > 0, raw / disparity_scale, np.nan).astype(np.float32)
+        disparity = read_middlebury_disparity(disp_path, disparity_scale)
         if disparity.shape != left.shape[:2]:
             raise InputError(disp_path, f"disparity is {disparity.shape[1]}x{disparity.shape[0]} but im2.png "
                                         f"is {left.shape[1]}x{left.shape[0]}")
+    return stereo_pair(left, right, disparity, source=str(folder))
+
+
+def read_middlebury_disparity(path: str | Path, disparity_scale: float) -> np.ndarray:
+    """A Middlebury disparity PNG -> float32 pixels (value / scale), NaN where unknown (value 0)."""
+    raw = read_image(path)[:, :, 0].astype(np.float32)
+    return np.where(raw > 0, raw / disparity_scale, np.nan).astype(np.float32)
+
+
+def read_middlebury2006(folder: str | Path) -> LightField:
+    """Read a Middlebury 2006 third-size scene: view1.png (left), view5.png (right), disp1.png / 3."""
+    folder = Path(folder)
+    left, right = read_image(folder / "view1.png"), read_image(folder / "view5.png")
+    if left.shape != right.shape:
+        raise InputError(folder / "view5.png", f"right view is {right.shape[1]}x{right.shape[0]} but view1.png "
+                                               f"is {left.shape[1]}x{left.shape[0]}")
+    disp_path = folder / "disp1.png"
+    disparity = read_middlebury_disparity(disp_path, MIDDLEBURY2006_DISPARITY_SCALE) if disp_path.is_file() else None
     return stereo_pair(left, right, disparity, source=str(folder))
 
 

@@ -1,8 +1,9 @@
 """Training data: real pairs with ground-truth correspondence, synthetic warps, the validation split.
 
 A `Pair` is an HR input (the target), an HR reference and, where known, corresponding pixels.
-Views (0,0), (1,1), (3,3), (4,4) of the HCI light field and the Sintel clips in
-`VALIDATION_CLIPS` are never used for training: they are the validation split.
+Views (0,0), (1,1), (3,3), (4,4) of the HCI light field, the Sintel clips in `VALIDATION_CLIPS`
+and the Middlebury 2006 scene `STEREO_VALIDATION_SCENE` are never used for training: they are the
+validation split.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from refsr.io.images import read_image
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury
+from refsr.io.lightfield import (HCI_DISPARITY_SIGN, MIDDLEBURY2006_DISPARITY_SCALE, read_hci, read_middlebury,
+                                 read_middlebury2006, read_middlebury_disparity)
 from refsr.io.sintel import list_clips, read_clip
 from refsr.pairs import sintel_correspondence, stereo_correspondence, views_correspondence
 
@@ -23,6 +25,7 @@ VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
 LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (method.md)
 LF_QUALITY_PAIR = ((3, 3), (0, 0))  # the paper's (3,3) from (0,0)
+STEREO_VALIDATION_SCENE = "Baby1"  # the first Middlebury 2006 scene by name; view1 from view5
 
 
 @dataclass
@@ -86,6 +89,30 @@ def stereo_pairs(folder: Path, stride: int = 4) -> list[Pair]:
     return [pair]
 
 
+def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True) -> list[Pair]:
+    """Middlebury 2006 scenes: view1 from view5 (disp1) and, for training, view5 from view1 (disp5).
+
+    The second direction is the mirror image of a left-from-right pair, so one rule
+    (`stereo_correspondence`) serves both.
+    """
+    pairs = []
+    for scene in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        if (scene.name == STEREO_VALIDATION_SCENE) != validation:
+            continue
+        lf = read_middlebury2006(scene)
+        left, right = lf.views[0, 0], lf.views[0, 1]
+        directions = [("view1<-view5", left, right, lf.disparity)]
+        if not validation:
+            disp5 = read_middlebury_disparity(scene / "disp5.png", MIDDLEBURY2006_DISPARITY_SCALE)
+            directions.append(("view5<-view1", right[:, ::-1].copy(), left[:, ::-1].copy(), disp5[:, ::-1]))
+        for name, target, reference, disparity in directions:
+            pair = Pair(f"middlebury2006/{scene.name}/{name}", target, reference)
+            if with_truth:
+                pair.centers, pair.truth = stereo_correspondence(disparity, stride)
+            pairs.append(pair)
+    return pairs
+
+
 def natural_images(data_root: Path) -> list[np.ndarray]:
     """HR images for SISR training: SR benchmarks, training Sintel frames and training light-field views."""
     images = [read_image(p) for p in sorted((data_root / "sr_benchmarks").rglob("*.png"))]
@@ -111,10 +138,11 @@ def training_pairs(data_root: Path, with_truth: bool = True) -> list[Pair]:
     else:
         lf = read_middlebury(data_root / "middlebury" / "cones")
         pairs.append(Pair("middlebury/left<-right", lf.views[0, 0], lf.views[0, 1]))
-    return pairs
+    return pairs + middlebury2006_pairs(data_root / "middlebury2006", False, with_truth=with_truth)
 
 
 def validation_pairs(data_root: Path, with_truth: bool = True) -> list[Pair]:
-    """The validation split: Sintel VALIDATION_CLIPS (t+1 from t) and the light-field pair."""
+    """The validation split: Sintel VALIDATION_CLIPS (t+1 from t), the light-field pair, the stereo scene."""
     pairs = sintel_pairs(data_root / "sintel" / "training", True, with_truth=with_truth)
-    return pairs + lightfield_pairs(data_root / "hci" / "antinous", True, with_truth=with_truth)
+    pairs += lightfield_pairs(data_root / "hci" / "antinous", True, with_truth=with_truth)
+    return pairs + middlebury2006_pairs(data_root / "middlebury2006", True, with_truth=with_truth)

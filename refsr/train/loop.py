@@ -1,14 +1,17 @@
-"""What every trainer shares: configs with a time budget, checkpoints for resuming, progress, logs."""
+"""What every trainer shares: the loop, its schedule (budget, decay, intervals), checkpoints, progress, logs."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import hashlib
 import json
+import math
 import time
+from typing import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -19,12 +22,22 @@ from refsr.train.data import DEFAULT_DATA
 
 
 @dataclass
-class Budget:
+class Schedule:
+    """How long a trainer runs, how its learning rate decays, and how often it logs and checkpoints."""
+
     iterations: int
     minutes: float | None = None  # stop early when the wall clock runs out (the device lease)
+    final_lr: float = 1.0  # cosine decay to this fraction of the initial rate at `iterations` (1: constant)
+    log_every: int = 100
+    checkpoint_every: int = 500  # also validates
 
     def done(self, step: int, started: float) -> bool:
         return step >= self.iterations or (self.minutes is not None and time.time() - started > 60 * self.minutes)
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of the initial learning rate at `step` (a function of the step alone: resumable)."""
+        t = min(step / max(self.iterations, 1), 1.0)
+        return self.final_lr + (1 - self.final_lr) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def fast_cuda() -> None:
@@ -90,6 +103,55 @@ def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
     return loss.item()
 
 
+@dataclass
+class Run:
+    """What `run` returns: the last step, the log, and the seconds this process trained."""
+
+    step: int
+    log: list
+    seconds: float
+
+
+def run(name: str, schedule: Schedule, checkpoint: Path, models: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer], step_fn: Callable[[int], dict[str, torch.Tensor]],
+        validate_fn: Callable[[], dict] | None = None, show_progress: bool = True) -> Run:
+    """The training loop every trainer shares: resume, step, decay, log, validate, checkpoint.
+
+    `step_fn(step)` returns one loss tensor per optimizer (same keys); each is stepped on its own.
+    Every `log_every` steps the mean losses go to the log; every `checkpoint_every` steps and at the
+    end `validate_fn()` is added and the checkpoint written, so an interrupted run resumes there.
+    """
+    step, log = load_checkpoint(checkpoint, models, optimizers)
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+    started = time.time()
+    bar = progress(schedule.iterations, step, name, show_progress)
+    recent: dict[str, list[float]] = {k: [] for k in optimizers}
+    while not schedule.done(step, started):
+        for opt in optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] * schedule.lr_factor(step)
+        losses = step_fn(step)
+        for k, opt in optimizers.items():
+            recent[k].append(optimise(opt, losses[k]))
+        step += 1
+        bar.update(1)
+        last = schedule.done(step, started)
+        if step % schedule.log_every == 0 or last:
+            entry = {"step": step, "seconds": round(time.time() - started, 1),
+                     **{f"train_loss_{k}" if len(recent) > 1 else "train_loss": float(np.mean(v[-schedule.log_every:]))
+                        for k, v in recent.items()}}
+            if (step % schedule.checkpoint_every == 0 or last) and validate_fn is not None:
+                entry.update(validate_fn())
+            log.append(entry)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith(("train_loss", "val_"))})
+            if step % schedule.checkpoint_every == 0 or last:
+                save_checkpoint(checkpoint, step, models, optimizers, log)
+    bar.close()
+    return Run(step, log, round(time.time() - started, 1))
+
+
 def total_iterations(step: int, init: dict | None) -> int:
     """Iterations of this run plus those of the weights it started from."""
     return step + ((init or {}).get("iterations") or 0)
@@ -127,5 +189,6 @@ def add_init_option(p: argparse.ArgumentParser) -> None:
 def configure(args: argparse.Namespace, configs: dict):
     """The chosen config with the seed and the budget the command line asked for."""
     config = dataclasses.replace(configs[args.config], seed=args.seed)
-    config.budget = Budget(args.iterations or config.budget.iterations, args.minutes or config.budget.minutes)
+    config.schedule = dataclasses.replace(config.schedule, iterations=args.iterations or config.schedule.iterations,
+                                          minutes=args.minutes or config.schedule.minutes)
     return config

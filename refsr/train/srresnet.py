@@ -17,8 +17,7 @@ from refsr.metrics import psnr
 from refsr.tensors import to_image, to_tensor
 from refsr.train.data import natural_images, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import (Budget, config_dict, fast_cuda, load_checkpoint, machine, optimise, progress,
-                              save_checkpoint, use_amp)
+from refsr.train.loop import Schedule, config_dict, fast_cuda, machine, use_amp
 
 ARCH_NAMES = {"sub-pixel": "srresnet", "nn": "srresnet_nn"}
 
@@ -28,12 +27,13 @@ class Config:
     patch: int = 24  # LR patch side (HR 192)
     batch: int = 16
     lr: float = 1e-4
-    budget: Budget = field(default_factory=lambda: Budget(30000))
+    schedule: Schedule = field(default_factory=lambda: Schedule(30000, log_every=200, checkpoint_every=1000))
     seed: int = 0
     amp: bool = True
 
 
-CONFIGS = {"paper": Config(), "cpu": Config(patch=12, batch=8, budget=Budget(800, minutes=30))}
+CONFIGS = {"paper": Config(),
+           "cpu": Config(patch=12, batch=8, schedule=Schedule(800, minutes=30, log_every=200, checkpoint_every=1000))}
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -85,42 +85,33 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
     val_targets = [_centre_crop(p.target) for p in validation_pairs(data_root, with_truth=False)]
     nets = {a: SRResNet(a).to(dev).train() for a in archs}
     opts = {a: torch.optim.Adam(n.parameters(), lr=config.lr) for a, n in nets.items()}
-    ckpt = out / "srresnet.ckpt"
-    step, log = load_checkpoint(ckpt, nets, opts)
-    started = time.time()
-    bar = progress(config.budget.iterations, step, "srresnet", show_progress)
     amp = use_amp(config.amp, dev)
-    recent: dict[str, list[float]] = {a: [] for a in archs}
-    while not config.budget.done(step, started):
+
+    def step(i: int) -> dict[str, torch.Tensor]:
         lr, hr = sample_batch(images, config, rng)
+        losses = {}
         for a, net in nets.items():
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                loss = F.mse_loss(net(lr).float(), hr)
-            recent[a].append(optimise(opts[a], loss))
-        step += 1
-        bar.update(1)
-        if step % 200 == 0 or config.budget.done(step, started):
-            entry = {"step": step, "seconds": round(time.time() - started, 1),
-                     **{f"train_loss_{a}": float(np.mean(recent[a][-200:])) for a in archs}}
-            if step % 1000 == 0 or config.budget.done(step, started):
-                entry.update({f"val_psnr_{a}": validate(n, val_targets, dev) for a, n in nets.items()})
-                save_checkpoint(ckpt, step, nets, opts, log)
-            log.append(entry)
-    bar.close()
+                losses[a] = F.mse_loss(net(lr).float(), hr)
+        return losses
+
+    def validation() -> dict:
+        return {f"val_psnr_{a}": validate(n, val_targets, dev) for a, n in nets.items()}
+
+    run = loop.run("srresnet", config.schedule, out / "srresnet.ckpt", nets, opts, step, validation, show_progress)
     metas = {}
     for a, net in nets.items():
         meta = {
             "network": ARCH_NAMES[a], "arch": a, "command": command, "config": config_name,
-            "params": config_dict(config), "iterations": step, "train_seconds": round(time.time() - started, 1),
+            "params": config_dict(config), "iterations": run.step, "train_seconds": run.seconds,
             "device": machine(), "loss": "MSE on 8-bit-quantised LR",
             "data": {"root": str(data_root), "training": f"{len(images)} natural images (Set5, Set14, training Sintel "
                      "frames, training HCI views)", "validation": "256x256 centre crops of the validation targets"},
-            "final_train_loss": log[-1][f"train_loss_{a}"] if log else None,
-            "val_psnr": validate(net, val_targets, dev), "log": log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "final_train_loss": run.log[-1][f"train_loss_{a}" if len(nets) > 1 else "train_loss"] if run.log else None,
+            "val_psnr": validate(net, val_targets, dev), "log": run.log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         models.save(net, out / f"{ARCH_NAMES[a]}.pt", meta)
         metas[a] = meta
-    save_checkpoint(ckpt, step, nets, opts, log)
     return metas
 
 

@@ -24,8 +24,7 @@ from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
 from refsr.train.data import Pair, training_pairs, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import (Budget, config_dict, fast_cuda, initialise, load_checkpoint, machine, optimise,
-                              progress, save_checkpoint, total_iterations)
+from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations
 
 HR_PATCH = PATCH * SCALE
 
@@ -35,14 +34,15 @@ class Config:
     batch: int = 8
     lr: float = 1e-4
     search: int = 100
-    budget: Budget = field(default_factory=lambda: Budget(30000))
+    schedule: Schedule = field(default_factory=lambda: Schedule(30000, log_every=200, checkpoint_every=1000))
     pool: int = 4
     refresh: int = 25  # one of the 4 pooled pairs re-matched every 25 steps = all 4 per 100 (paper)
     seed: int = 0
     crop: int | None = None  # train on random HR crops of this side (CPU config) instead of whole images
 
 
-CONFIGS = {"paper": Config(), "cpu": Config(search=32, budget=Budget(1000, minutes=40), refresh=20, crop=256)}
+CONFIGS = {"paper": Config(), "cpu": Config(search=32, schedule=Schedule(1000, minutes=40, log_every=200, checkpoint_every=1000),
+                                            refresh=20, crop=256)}
 
 
 @dataclass
@@ -136,39 +136,30 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     real = training_pairs(data_root, with_truth=False)
     val = validation_pairs(data_root, with_truth=False)
     opt = torch.optim.Adam(ssnet.parameters(), lr=config.lr)
-    ckpt = out / "ssnet.ckpt"
-    step, log = load_checkpoint(ckpt, {"ssnet": ssnet}, {"opt": opt})
     pool = [prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev) for _ in range(config.pool)]
-    started = time.time()
-    bar = progress(config.budget.iterations, step, "ssnet", show_progress)
-    recent = []
-    while not config.budget.done(step, started):
-        if step % config.refresh == 0:
+
+    def step(i: int) -> dict[str, torch.Tensor]:
+        if i % config.refresh == 0:
             pool[int(rng.integers(len(pool)))] = prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev)
         f_lr, ref, bic, hr = sample(pool, config.batch, rng)
         out_rgb, _ = ssnet(f_lr, ref, bic)
-        recent.append(optimise(opt, F.mse_loss(out_rgb, hr)))
-        step += 1
-        bar.update(1)
-        if step % 200 == 0 or config.budget.done(step, started):
-            log.append({"step": step, "train_loss": float(np.mean(recent[-200:])), "seconds": round(time.time() - started, 1)})
-            if step % 1000 == 0:
-                save_checkpoint(ckpt, step, {"ssnet": ssnet}, {"opt": opt}, log)
-    bar.close()
+        return {"ssnet": F.mse_loss(out_rgb, hr)}
+
+    run = loop.run("ssnet", config.schedule, out / "ssnet.ckpt", {"ssnet": ssnet}, {"ssnet": opt}, step,
+                   show_progress=show_progress)
     final = validate(frozen, val, dev, config.search, config.crop)
     meta = {
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
-        "iterations": step, "init": started_from, "total_iterations": total_iterations(step, started_from),
-        "train_seconds": round(time.time() - started, 1), "device": machine(), "loss": "MSE",
+        "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
+        "train_seconds": run.seconds, "device": machine(), "loss": "MSE",
         "frozen": {n: models.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
                  "Middlebury left from right), no validation clip or view",
                  "validation": sorted(p.name for p in val)},
-        "final_train_loss": log[-1]["train_loss"] if log else None, **final,
-        "log": log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "final_train_loss": run.log[-1]["train_loss"] if run.log else None, **final,
+        "log": run.log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     models.save(ssnet, out / "ssnet.pt", meta)
-    save_checkpoint(ckpt, step, {"ssnet": ssnet}, {"opt": opt}, log)
     return meta
 
 
