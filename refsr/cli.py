@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -24,15 +25,48 @@ def _is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-PRECISION_HELP = ("network arithmetic: auto = bfloat16 where the CPU/GPU runs it natively, "
-                  "else float32 (default auto)")
+PRECISION_HELP = "network arithmetic: auto = bfloat16 where the CPU/GPU runs it natively, else float32"
+REFERENCE_METHODS = ("refsr", "exemplar", "flow-warp")  # methods that read REF
+MAX_BACK_PROJECT = 100
+
+
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high] (high None: no upper bound)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low or (high is not None and value > high):
+            bound = f"at least {low}" if high is None else f"between {low} and {high}"
+            raise argparse.ArgumentTypeError(f"{value}: must be {bound}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("refsr")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 # ---------------------------------------------------------------- commands
 
 def cmd_degrade(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE, degrade
-    from refsr.io.images import read_image, require_min_size, write_image
+    from refsr.io.images import check_output_image, read_image, require_min_size, write_image
 
+    check_output_image(args.lr)
     hr = read_image(args.hr)
     require_min_size(args.hr, hr.shape, 8 * SCALE)
     lr = degrade(hr)
@@ -43,11 +77,14 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 def cmd_sr(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
-    from refsr.io.images import read_image, require_min_size, write_image
+    from refsr.io.images import MIN_SIZE, check_output_image, read_image, require_min_size, write_image
     from refsr.methods import super_resolve
 
+    check_output_image(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
+    if args.method in REFERENCE_METHODS:
+        require_min_size(args.ref, ref.shape, MIN_SIZE)
     sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty(),
                        search=args.search, flow=args.flow, back_project=args.back_project, precision=args.precision)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
@@ -60,12 +97,16 @@ def cmd_sr(args: argparse.Namespace) -> int:
 
 def cmd_match(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
-    from refsr.io.atomic import atomic_path
-    from refsr.io.images import read_image, require_min_size
+    from refsr.io.atomic import atomic_path, check_writable
+    from refsr.io.images import MIN_SIZE, read_image, require_min_size
     from refsr.matching import match
 
+    if Path(args.out).suffix.lower() != ".npz":
+        raise InputError(args.out, "the matches are saved as NumPy .npz; give a name ending in .npz")
+    check_writable(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
+    require_min_size(args.ref, ref.shape, MIN_SIZE)
     centers, matches = match(lr, ref, args.method, stride=args.stride, search=args.search, device=args.device,
                              precision=args.precision)
     with atomic_path(args.out) as tmp:
@@ -148,26 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback on errors")
     parser = argparse.ArgumentParser(prog="refsr", parents=[common],
                                      description="Reference-based x8 super-resolution (RefSR-Net).")
+    parser.add_argument("--version", action="version", version=f"refsr {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser = partial(sub.add_parser, formatter_class=_HelpWithDefaults)
 
     p = sub.add_parser("degrade", parents=[common], help="HR image -> x8 LR image (method.md degradation)",
                        description="Crop HR to a multiple of 8 and shrink it x8 (antialiased bicubic).")
     p.add_argument("hr", metavar="HR", help="input image (at least 64x64)")
-    p.add_argument("lr", metavar="LR", help="output PNG")
+    p.add_argument("lr", metavar="LR", help="output image (.png, .jpg or .tif)")
     p.set_defaults(func=cmd_degrade)
 
     p = sub.add_parser("sr", parents=[common], help="super-resolve LR x8 with an HR reference",
                        description="Super-resolve LR x8 using REF; OUT is exactly 8x the LR size.")
-    p.add_argument("lr", metavar="LR")
-    p.add_argument("ref", metavar="REF")
-    p.add_argument("out", metavar="OUT")
-    p.add_argument("--method", required=True, choices=sorted(METHODS))
+    p.add_argument("lr", metavar="LR", help="the low-resolution input image")
+    p.add_argument("ref", metavar="REF", help="the high-resolution reference image (at least 64x64)")
+    p.add_argument("out", metavar="OUT", help="output image (.png, .jpg or .tif), 8x the size of LR")
+    p.add_argument("--method", default="refsr", choices=sorted(METHODS), help="super-resolution method")
     p.add_argument("--fusion", choices=("mask", "average"), default="mask", help="refsr: how patches are fused")
-    p.add_argument("--search", type=int, default=100, help="refsr/exemplar: match search radius in HR pixels")
+    p.add_argument("--search", type=_int_in(1), default=100, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
-    p.add_argument("--back-project", type=int, metavar="N",
-                   help="iterations of back-projection after the method (default: 10 for flow-warp, else 0)")
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("--back-project", type=_int_in(0, MAX_BACK_PROJECT), metavar="N",
+                   help="iterations of back-projection after the method (unset: 10 for flow-warp, else 0)")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.set_defaults(func=cmd_sr)
 
@@ -175,13 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("match", parents=[common], help="cross-scale matching LR -> REF, saved as .npz",
                        description="Match stride-grid centres of the x8 upsampled LR in REF; "
                                    "saves arrays 'centers' and 'matches' (N, 2) (y, x) in HR pixels.")
-    p.add_argument("lr", metavar="LR")
-    p.add_argument("ref", metavar="REF")
-    p.add_argument("out", metavar="OUT.npz")
-    p.add_argument("--method", required=True, choices=matchers)
-    p.add_argument("--stride", type=int, default=8)
-    p.add_argument("--search", type=int, default=100, help="search window radius in HR pixels")
-    p.add_argument("--device", choices=DEVICES, default="auto")
+    p.add_argument("lr", metavar="LR", help="the low-resolution input image")
+    p.add_argument("ref", metavar="REF", help="the high-resolution reference image (at least 64x64)")
+    p.add_argument("out", metavar="OUT.npz", help="where the centres and matches go")
+    p.add_argument("--method", required=True, choices=matchers, help="matcher")
+    p.add_argument("--stride", type=_int_in(1), default=8, help="spacing of the centres in HR pixels")
+    p.add_argument("--search", type=_int_in(1), default=100, help="search window radius in HR pixels")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="ccnet: " + PRECISION_HELP)
     p.set_defaults(func=cmd_match)
 

@@ -184,3 +184,76 @@ def test_console_script_is_installed(hci_store: Path) -> None:
     done = subprocess.run([str(script), "info", str(hci_store)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "grid=9x9" in done.stdout
+
+
+def test_version(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("refsr ")
+
+
+@pytest.mark.parametrize("option", [["--stride", "0"], ["--stride", "-8"], ["--search", "-5"], ["--search", "x"]])
+def test_match_options_out_of_range_are_refused(option: list[str], set5: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m.npz"
+    out.write_bytes(b"previous")
+    with pytest.raises(SystemExit) as exit_:
+        main(["match", str(set5 / "bird.png"), str(set5 / "bird.png"), str(out), "--method", "zncc", *option])
+    assert exit_.value.code == 2 and option[0] in capsys.readouterr().err
+    assert out.read_bytes() == b"previous"  # nothing the user had is changed
+
+
+@pytest.mark.parametrize("value", ["-1", "100000"])
+def test_back_projection_is_bounded(value: str, set5: Path, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["sr", str(set5 / "bird.png"), str(set5 / "bird.png"), str(tmp_path / "o.png"), "--back-project", value])
+    assert exit_.value.code == 2 and "--back-project" in capsys.readouterr().err
+
+
+def test_bad_outputs_are_refused_before_any_work(set5: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    import refsr.methods
+
+    monkeypatch.setattr(refsr.methods, "super_resolve", lambda *a, **k: pytest.fail("computed before checking OUT"))
+    lr = tmp_path / "lr.png"
+    write_image(lr, read_image(set5 / "bird.png")[:16, :16])
+    ref = str(set5 / "bird.png")
+    cases = {tmp_path / "o.bmp": "unknown image format '.bmp'", tmp_path: "is a folder",
+             tmp_path / "file.txt" / "o.png": "is not a folder"}
+    (tmp_path / "file.txt").write_text("x")
+    for out, problem in cases.items():
+        assert main(["sr", str(lr), ref, str(out), "--method", "bicubic"]) == 2
+        assert problem in _error_line(capsys)
+    assert main(["match", str(lr), ref, str(tmp_path / "m.png"), "--method", "zncc"]) == 2
+    assert ".npz" in _error_line(capsys)
+
+
+def test_a_reference_smaller_than_64_px_is_refused(set5: Path, tmp_path: Path, capsys) -> None:
+    lr, ref = tmp_path / "lr.png", tmp_path / "ref.png"
+    write_image(lr, read_image(set5 / "bird.png")[:16, :16])
+    write_image(ref, read_image(set5 / "bird.png")[:3, :3])
+    assert main(["sr", str(lr), str(ref), str(tmp_path / "o.png"), "--method", "refsr"]) == 2
+    assert "ref.png: image is 3x3 px" in _error_line(capsys)
+    assert main(["match", str(lr), str(ref), str(tmp_path / "m.npz"), "--method", "ccnet"]) == 2
+    assert "ref.png: image is 3x3 px" in _error_line(capsys)
+    assert main(["sr", str(lr), str(ref), str(tmp_path / "o.png"), "--method", "bicubic"]) == 0  # REF unused
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tiff"])
+def test_outputs_take_the_format_of_their_extension_and_usual_permissions(suffix: str, set5: Path, tmp_path: Path) -> None:
+    out = tmp_path / f"lr{suffix}"
+    assert main(["degrade", str(set5 / "bird.png"), str(out)]) == 0
+    magic = {".png": b"\x89PNG", ".jpg": b"\xff\xd8\xff", ".tiff": b"II*\x00"}[suffix]
+    assert out.read_bytes()[:4].startswith(magic[:3])
+    assert read_image(out).shape == (36, 36, 3)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    out.chmod(0o640)
+    assert main(["degrade", str(set5 / "bird.png"), str(out)]) == 0
+    assert out.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

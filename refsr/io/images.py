@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 
 from refsr.errors import InputError
-from refsr.io.atomic import atomic_path
+from refsr.io.atomic import atomic_path, check_writable
 
 MIN_SIZE = 64
 """Smallest HR side accepted for views and frames: 8 px in LR at x8."""
@@ -75,10 +75,26 @@ def require_min_size(path: str | Path, shape: tuple[int, ...], min_size: int = M
                                f"({min_size // 8}x{min_size // 8} in LR at x8)")
 
 
+# Output formats by file extension (lower case) -> imageio's extension and writer options.
+OUTPUT_FORMATS = {".png": (".png", {}), ".jpg": (".jpg", {"quality": 95}), ".jpeg": (".jpg", {"quality": 95}),
+                  ".tif": (".tif", {}), ".tiff": (".tif", {})}
+
+
+def check_output_image(path: str | Path) -> None:
+    """Raise InputError unless `path` names an image format refsr writes and can be written."""
+    check_writable(path)
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise InputError(path, f"unknown image format {suffix or '(no extension)'!r}; use one of "
+                               f"{', '.join(sorted(OUTPUT_FORMATS))}")
+
+
 def write_image(path: str | Path, image: np.ndarray) -> None:
-    """Write a uint8 (H, W, 3) or (H, W) image as PNG, atomically."""
+    """Write a uint8 (H, W, 3) or (H, W) image atomically, in the format of its extension (OUTPUT_FORMATS)."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise ValueError(f"expected uint8 (H, W, 3) or (H, W), got {image.dtype} {image.shape}")
+    check_output_image(path)
+    extension, options = OUTPUT_FORMATS[Path(path).suffix.lower()]
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, image, extension=".png")
+        iio.imwrite(tmp, image, extension=extension, **options)
