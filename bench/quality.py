@@ -29,10 +29,16 @@ from refsr import models  # noqa: E402
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
-from refsr.methods import METHOD_WEIGHTS, super_resolve  # noqa: E402
+from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
+from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
+from refsr.io.sintel import read_clip  # noqa: E402
+from refsr.methods import METHOD_WEIGHTS, refsr_models, super_resolve  # noqa: E402
+from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
+from refsr.synthesis import refsr_super_resolve  # noqa: E402
+from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.train.data import DEFAULT_DATA, validation_pairs  # noqa: E402
+from refsr.train.data import DEFAULT_DATA, LF_QUALITY_PAIR, validation_pairs  # noqa: E402
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))
@@ -52,6 +58,11 @@ ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-grey": ("refsr", "mask", None, "grey"),
     "refsr-mask-unrelated": ("refsr", "mask", None, "unrelated"),
 }
+# Ground-truth correspondence (Sintel flow, HCI disparity) in place of matching, where the pair has it.
+ORACLES: dict[str, tuple[str, str, int | None, str]] = {
+    "refsr-mask-oracle": ("refsr", "mask", None, "oracle"),
+    "oracle-warp": ("oracle-warp", "mask", 0, "oracle"),
+}
 UNRELATED = "sr_benchmarks/Set14/baboon.png"  # an unrelated scene, tiled to the reference's size
 LABELS = {
     "bicubic": "Bicubic",
@@ -66,6 +77,8 @@ LABELS = {
     "refsr-mask-bp": "RefSR-Net (mask fusion) + 10 back-projection iterations",
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
+    "refsr-mask-oracle": "RefSR-Net (mask), ground-truth matches instead of CC-Net's (oracle)",
+    "oracle-warp": "Oracle warp: reference pixels along ground truth, bicubic where unknown",
 }
 PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same data or degradation
     "bicubic": (30.59, 30.32), "srresnet": (33.15, 31.40), "srresnet-nn": (33.68, 31.72),
@@ -131,19 +144,23 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the first N Sintel pairs of each pass (for a quicker run)")
     parser.add_argument("--ablate-reference", action="store_true",
                         help="add RefSR with the reference replaced by grey and by an unrelated scene")
+    parser.add_argument("--oracle", action="store_true",
+                        help="add RefSR fed ground-truth matches and the oracle warp (pairs with ground truth only)")
     args = parser.parse_args(argv)
 
     data = Path(args.data)
     if not data.is_dir():
         parser.error(f"data root {data} not found")
     device = pick_device(args.device)
-    methods = list(args.methods) + (list(ABLATIONS) if args.ablate_reference else [])
+    methods = (list(args.methods) + (list(ABLATIONS) if args.ablate_reference else [])
+               + (list(ORACLES) if args.oracle else []))
     ROWS.update(ABLATIONS)
+    ROWS.update(ORACLES)
     unrelated = read_image(data / UNRELATED)
     if args.picture:
         methods += [m for m in ("bicubic", "exemplar", "refsr-mask") if m not in methods]
     for m in methods:  # load the networks once, outside the timings
-        for name in METHOD_WEIGHTS[ROWS[m][0]]:
+        for name in METHOD_WEIGHTS.get(ROWS[m][0], ()):
             models.load(name, device)
 
     pairs = [p for p in validation_pairs(data, with_truth=False)
@@ -170,10 +187,16 @@ def main(argv: list[str] | None = None) -> int:
                     and seen[group] > args.sliding_sintel):
                 continue
             method, fusion, back_project, kind = ROWS[m]
-            reference = replaced_reference(pair.reference, kind, unrelated)
+            if kind == "oracle":
+                known = ground_truth_matches(pair.name, data, truth.shape[:2])
+                if known is None:
+                    continue
             t0 = time.perf_counter()
-            sr = super_resolve(lr, reference, method, fusion=fusion, device=str(device), back_project=back_project,
-                               precision=args.precision)
+            if kind == "oracle":
+                sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
+            else:
+                sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method, fusion=fusion,
+                                   device=str(device), back_project=back_project, precision=args.precision)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
@@ -202,6 +225,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def ground_truth_matches(name: str, data: Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """(H, W, 2) reference pixel of each target pixel from the data's ground truth, -1 where unknown; None without any.
+
+    Sintel: the forward flow t -> t+1 (occluded and invalid pixels unknown where masks exist);
+    light field: the centre view's disparity carried to both views (no occlusion test).
+    """
+    if name.startswith("sintel/"):
+        _, pass_name, clip_name, frames = name.split("/")
+        t = int(frames.split("<-")[1])
+        clip = read_clip(data / "sintel" / "training", clip_name, pass_name, frames=[t, t + 1])
+        if t not in clip.flow:
+            return None
+        centers, truth = sintel_correspondence(clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride=1,
+                                               input_shape=shape)
+    elif name == f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}":
+        lf = read_hci(data / "hci" / "antinous")
+        centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
+    else:
+        return None
+    return correspondence_map(centers, truth, shape)
+
+
+def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, known: np.ndarray,
+                         device: torch.device, precision: str) -> np.ndarray:
+    """The oracle rows: RefSR's synthesis on ground-truth matches, or the oracle warp alone."""
+    lr_t, ref_t = to_tensor(lr, device), to_tensor(reference, device)
+    known_t = torch.as_tensor(known, device=device)
+    if method == "oracle-warp":
+        return to_image(oracle_warp_super_resolve(lr_t, ref_t, known_t)[0])
+    sr, _ = refsr_super_resolve(lr_t, ref_t, refsr_models(device), precision=precision, known_matches=known_t)
+    return to_image(sr[0])
+
+
 def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:
     """The real reference, a constant grey image, or an unrelated image tiled to the same size."""
     if kind == "real":
@@ -224,7 +280,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
     counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
     lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}, "
              f"refsr precision {describe_precision(args.precision, device)}"]
-    names = sorted({n for m in methods for n in METHOD_WEIGHTS[ROWS[m][0]]})
+    names = sorted({n for m in methods for n in METHOD_WEIGHTS.get(ROWS[m][0], ())})
     if names:
         lines.append("Weights (sha256): " + ", ".join(f"{n} {models.weights_sha256(n)[:12]}" for n in names))
     lines.append("")

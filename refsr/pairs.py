@@ -131,3 +131,15 @@ def stereo_correspondence(disparity_left: np.ndarray, stride: int = SCALE) -> tu
     t = np.stack([p[:, 0], _round(p[:, 1] - np.where(keep, d, 0.0))], 1)
     keep &= _inside(t, (h, w))
     return p[keep], t[keep]
+
+
+def correspondence_map(centers: np.ndarray, truth: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Points of the input and their reference pixels -> (H, W, 2) int64 map of the input, -1 where unknown.
+
+    With stride-1 correspondences this is the ground-truth dense field that the oracle rows of the
+    quality benchmark feed to synthesis in place of matching.
+    """
+    field = np.full((*shape, 2), -1, np.int64)
+    inside = _inside(centers, shape)
+    field[centers[inside, 0], centers[inside, 1]] = truth[inside]
+    return field

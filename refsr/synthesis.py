@@ -114,12 +114,14 @@ def tile_shape(rows: int, cols: int, ref_shape: tuple[int, ...], search: int, bu
 def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = 100,
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
-    timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto",
+    timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
 
     `batch`: SS-Net patches per call (default 32 on CPU, where small batches stay in cache, 256 on GPU);
-    `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision).
+    `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision);
+    `known_matches`: (8h, 8w, 2) long reference pixel of each input pixel, -1 where unknown; a patch
+    centre that has one takes it instead of CC-Net's match (ground truth for the benchmark's oracle rows).
     """
     h, w = lr.shape[-2:]
     if h < PATCH or w < PATCH:
@@ -134,6 +136,9 @@ def refsr_super_resolve(
         bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
         lr_up = upsample(lr_pad, SCALE, "bilinear")
     rows, cols = patch_grid(hp, wp)
+    if known_matches is not None:
+        known_matches = F.pad(known_matches.permute(2, 0, 1), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE),
+                              value=-1).permute(1, 2, 0)
     out = torch.zeros(4, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum and weight sum
     tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search, memory_budget)
     bar = tqdm(total=rows * cols, desc="refsr", unit="patch", disable=not progress, leave=False)
@@ -144,6 +149,9 @@ def refsr_super_resolve(
         matches = torch.cat([match_centers(models.ccnet, lr_up, ref, centers[:, c0 : c0 + tile_cols].reshape(-1, 2),
                                            search, timer, bf16).reshape(len(band), -1, 2)
                              for c0 in range(0, cols, tile_cols)], dim=1)
+        if known_matches is not None:
+            known = known_matches[centers[..., 0], centers[..., 1]]
+            matches = torch.where(known[..., :1] >= 0, known, matches)
         for r, row_tops, row_matches in zip(band, tops, matches):  # fold each patch row as soon as it is made
             parts = []
             for i in range(0, cols, batch):

@@ -46,3 +46,23 @@ def test_confidence_is_low_where_the_reference_is_occluded(sintel_root):
     _, confidence = super_resolve(degrade(hr), clip.frames[1], "flow-warp", device="cpu", return_confidence=True)
     assert occluded.any()
     assert confidence[occluded].mean() < confidence[~occluded].mean()
+
+
+def test_oracle_warp_of_an_exact_shift_recovers_the_truth(butterfly):
+    import torch
+
+    from refsr.baselines.oracle_warp import oracle_warp_super_resolve
+    from refsr.pairs import correspondence_map
+    from refsr.tensors import to_image, to_tensor
+
+    dy, dx = 5, -9  # reference(y + dy, x + dx) = truth(y, x)
+    truth = butterfly[16:-16, 16:-16]
+    reference = np.roll(butterfly, (dy, dx), axis=(0, 1))[16:-16, 16:-16]
+    h, w = truth.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    centers = np.stack([ys.ravel(), xs.ravel()], 1)
+    known = correspondence_map(centers, centers + [dy, dx], (h, w))
+    known[(known[..., 0] >= h) | (known[..., 1] < 0)] = -1  # beyond the reference: unknown
+    lr = degrade(truth)
+    sr = to_image(oracle_warp_super_resolve(to_tensor(lr), to_tensor(reference), torch.as_tensor(known))[0])
+    assert psnr(sr, truth) > psnr(upsample_image(lr), truth) + 10

@@ -98,3 +98,14 @@ def test_middlebury_pairs_follow_the_disparity(data_root):
     warped = _colour_error(left, centers, right, truth)
     same = _colour_error(left, centers, right, centers)
     assert warped < 0.5 * same, (warped, same)
+
+
+def test_correspondence_map_places_each_truth_at_its_input_pixel():
+    from refsr.pairs import correspondence_map
+
+    centers = np.array([[0, 0], [2, 3], [9, 9]])  # the last lies outside a 4x5 input
+    truth = np.array([[7, 8], [1, 1], [0, 0]])
+    field = correspondence_map(centers, truth, (4, 5))
+    assert field.shape == (4, 5, 2) and field.dtype == np.int64
+    assert field[0, 0].tolist() == [7, 8] and field[2, 3].tolist() == [1, 1]
+    assert (field >= 0).all(2).sum() == 2 and (field[1, 1] == -1).all()

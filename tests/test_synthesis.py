@@ -246,3 +246,17 @@ def test_cpu_and_cuda_agree(hci_antinous: Path) -> None:
     cpu = super_resolve(lr, ref, "refsr", device="cpu", precision="fp32")
     cuda = super_resolve(lr, ref, "refsr", device="cuda", precision="fp32")
     assert psnr(cuda, cpu) >= 40.0
+
+
+@torch.no_grad()
+def test_known_matches_replace_ccnet_matches_where_given() -> None:
+    nets = _random_nets(seed=6)
+    lr = torch.from_numpy(_smooth_image(12, 12, seed=7)).permute(2, 0, 1)[None].float() / 255
+    ref = torch.from_numpy(_smooth_image(96, 96, seed=8)).permute(2, 0, 1)[None].float() / 255
+    plain, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32")
+    unknown = torch.full((96, 96, 2), -1, dtype=torch.long)
+    same, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", known_matches=unknown)
+    assert torch.equal(same, plain)  # nothing known: CC-Net's matches
+    corner = torch.zeros((96, 96, 2), dtype=torch.long)  # every centre matched to the reference's corner
+    moved, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", known_matches=corner)
+    assert (moved - plain).abs().max() > 1e-3

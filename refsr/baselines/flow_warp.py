@@ -51,8 +51,23 @@ def flow_warp_super_resolve(lr: torch.Tensor, ref: torch.Tensor, algorithm: str 
     blurry = upsample(downsample(ref_t, scale), scale, "bicubic").clamp(0, 1)
     flow = dense_flow(to_image(bicubic[0]), to_image(blurry[0]), algorithm)
     warped = to_tensor(warp(ref_np, flow), lr.device)
+    return blend_where_lr_agrees(warped, lr, bicubic, scale)
+
+
+def blend_where_lr_agrees(warped: torch.Tensor, lr: torch.Tensor, fallback: torch.Tensor,
+                          scale: int = SCALE) -> tuple[torch.Tensor, torch.Tensor]:
+    """Trust a warped reference where, degraded, it agrees with the LR input; elsewhere `fallback`.
+
+    Args:
+        warped: (1, 3, 8h, 8w) the reference warped onto the target.
+        lr: (1, 3, h, w) the LR input.
+        fallback: (1, 3, 8h, 8w) e.g. bicubic.
+
+    Returns:
+        (SR (1, 3, 8h, 8w), confidence (8h, 8w) in [0, 1]).
+    """
     error = (downsample(warped, scale) - lr).abs().mean(1, keepdim=True)
     confidence = torch.exp(-(error / CONFIDENCE_SCALE) ** 2)
     confidence = kornia.filters.gaussian_blur2d(upsample(confidence, scale, "bilinear"), (25, 25), (4.0, 4.0))
     confidence = confidence.clamp(0, 1)
-    return confidence * warped + (1 - confidence) * bicubic, confidence[0, 0]
+    return confidence * warped + (1 - confidence) * fallback, confidence[0, 0]
