@@ -47,7 +47,7 @@ from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
 from refsr.pairs import disparity_correspondence, sintel_correspondence, stereo_correspondence  # noqa: E402
-from refsr.train.data import DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS  # noqa: E402
+from refsr.datasets import DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS  # noqa: E402
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
 

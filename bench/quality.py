@@ -2,7 +2,7 @@
 
     python bench/quality.py [--data ../shared/data] [--device auto] [--methods ...] [--picture PATH]
 
-Pairs (refsr.train.data.validation_pairs, never used for training): Sintel alley_1 + cave_2,
+Pairs (refsr.datasets.validation_pairs, never used for training): Sintel alley_1 + cave_2,
 frame t+1 super-resolved with frame t as reference (final pass; `--passes final clean` adds the
 clean pass), and the HCI antinous light-field view (3,3) from the reference view (0,0). The HR
 target is cropped to a multiple of 8 and degraded by refsr.degrade (antialiased bicubic x8); the
@@ -38,7 +38,7 @@ from refsr.synthesis import refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.train.data import DEFAULT_DATA, LF_QUALITY_PAIR, validation_pairs  # noqa: E402
+from refsr.datasets import DEFAULT_DATA, LF_QUALITY_PAIR, validation_pairs  # noqa: E402
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from refsr.train.data import DEFAULT_DATA
+from refsr.datasets import DEFAULT_DATA
 
 DATA_ROOT = DEFAULT_DATA
 

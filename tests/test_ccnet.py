@@ -148,7 +148,7 @@ def test_shipped_weights_beat_zncc_blurry_on_validation_pair(sintel_root):
     from refsr.io.sintel import read_clip
     from refsr.matching import match
     from refsr.pairs import sintel_correspondence
-    from refsr.train.data import VALIDATION_CLIPS
+    from refsr.datasets import VALIDATION_CLIPS
 
     assert "alley_1" in VALIDATION_CLIPS  # never trained on
     clip = read_clip(sintel_root, "alley_1", "final", frames=[2, 3])

@@ -190,7 +190,7 @@ def lf_scores(hci_antinous: Path) -> dict[str, float]:
     """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0)."""
     if not all(models.available(n) for n in METHOD_WEIGHTS["refsr"]):
         pytest.skip("shipped weights missing (refsr/weights/*.pt)")
-    from refsr.train.data import LF_QUALITY_PAIR, lightfield_pairs
+    from refsr.datasets import LF_QUALITY_PAIR, lightfield_pairs
 
     pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False) if p.name.endswith(
         f"{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"))

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from refsr.tensors import to_image, to_tensor
-from refsr.train.data import Pair
+from refsr.datasets import Pair
 
 
 def rot90_points(points: np.ndarray, k: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -23,7 +23,7 @@ from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.tensors import to_tensor
 from refsr.train.augment import rot90_pair, synthetic_pair
-from refsr.train.data import Pair, natural_images, training_pairs, validation_pairs
+from refsr.datasets import Pair, natural_images, training_pairs, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations, use_amp
 

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from refsr.devices import describe
 from refsr.precision import native_bf16
-from refsr.train.data import DEFAULT_DATA
+from refsr.datasets import DEFAULT_DATA
 
 
 @dataclass

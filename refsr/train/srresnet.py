@@ -15,7 +15,7 @@ from refsr.degrade import SCALE, crop_to_multiple, downsample
 from refsr.devices import pick_device
 from refsr.metrics import psnr
 from refsr.tensors import to_image, to_tensor
-from refsr.train.data import natural_images, validation_pairs
+from refsr.datasets import natural_images, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, machine, use_amp
 

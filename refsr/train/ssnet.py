@@ -22,7 +22,7 @@ from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origi
 from refsr.synthesis import RefSRModels, match_centers, patch_centers, reference_patches, refsr_super_resolve
 from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
-from refsr.train.data import Pair, training_pairs, validation_pairs
+from refsr.datasets import Pair, training_pairs, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations
 

@@ -6,7 +6,7 @@ import pytest
 
 from refsr.io.images import read_image
 from refsr.train.augment import rot90_pair, rot90_points, synthetic_pair
-from refsr.train.data import VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, training_pairs, validation_pairs
+from refsr.datasets import VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, training_pairs, validation_pairs
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -45,7 +45,7 @@ def test_validation_split_is_not_trained_on(data_root):
 
 
 def test_validation_stereo_scene_is_not_trained_on(data_root):
-    from refsr.train.data import STEREO_VALIDATION_SCENE
+    from refsr.datasets import STEREO_VALIDATION_SCENE
 
     train = {p.name for p in training_pairs(data_root, with_truth=False)}
     val = {p.name for p in validation_pairs(data_root, with_truth=False)}
@@ -54,7 +54,7 @@ def test_validation_stereo_scene_is_not_trained_on(data_root):
 
 
 def test_middlebury2006_pairs_both_directions_point_at_the_same_content(data_root):
-    from refsr.train.data import middlebury2006_pairs
+    from refsr.datasets import middlebury2006_pairs
 
     pairs = middlebury2006_pairs(data_root / "middlebury2006", validation=False)
     assert len(pairs) >= 2 * 17 and {p.name.rsplit("/", 1)[1] for p in pairs} == {"view1<-view5", "view5<-view1"}

@@ -1,4 +1,7 @@
-"""Training data: real pairs with ground-truth correspondence, synthetic warps, the validation split.
+"""The data refsr learns from and is measured on: where it lives, its split, its pairs.
+
+Trainers, benchmarks and tests all take the data root, the validation split and the validation
+pairs from here.
 
 A `Pair` is an HR input (the target), an HR reference and, where known, corresponding pixels.
 Views (0,0), (1,1), (3,3), (4,4) of the HCI light field, the Sintel clips in `VALIDATION_CLIPS`
@@ -19,8 +22,8 @@ from refsr.io.lightfield import (HCI_DISPARITY_SIGN, MIDDLEBURY2006_DISPARITY_SC
 from refsr.io.sintel import list_clips, read_clip
 from refsr.pairs import sintel_correspondence, stereo_correspondence, views_correspondence
 
-# ../shared/data beside the checkout, or $REFSR_DATA: trainers, benchmarks and tests read it in place.
-DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+# ../shared/data beside the checkout, or $REFSR_DATA: read in place.
+DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
 LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (method.md)
