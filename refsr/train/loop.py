@@ -7,18 +7,18 @@ import hashlib
 import json
 import math
 import time
-from typing import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from refsr.datasets import DEFAULT_DATA
 from refsr.devices import describe
 from refsr.precision import native_bf16
-from refsr.datasets import DEFAULT_DATA
 
 
 @dataclass
@@ -137,16 +137,16 @@ def run(name: str, schedule: Schedule, checkpoint: Path, models: dict[str, nn.Mo
             recent[k].append(optimise(opt, losses[k]))
         step += 1
         bar.update(1)
-        last = schedule.done(step, started)
-        if step % schedule.log_every == 0 or last:
+        checkpoint_now = step % schedule.checkpoint_every == 0 or schedule.done(step, started)
+        if step % schedule.log_every == 0 or checkpoint_now:
             entry = {"step": step, "seconds": round(time.time() - started, 1),
                      **{f"train_loss_{k}" if len(recent) > 1 else "train_loss": float(np.mean(v[-schedule.log_every:]))
                         for k, v in recent.items()}}
-            if (step % schedule.checkpoint_every == 0 or last) and validate_fn is not None:
+            if checkpoint_now and validate_fn is not None:
                 entry.update(validate_fn())
             log.append(entry)
             bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith(("train_loss", "val_"))})
-            if step % schedule.checkpoint_every == 0 or last:
+            if checkpoint_now:
                 save_checkpoint(checkpoint, step, models, optimizers, log)
     bar.close()
     return Run(step, log, round(time.time() - started, 1))
