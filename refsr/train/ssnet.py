@@ -41,8 +41,9 @@ class Config:
     crop: int | None = None  # train on random HR crops of this side (CPU config) instead of whole images
 
 
-CONFIGS = {"paper": Config(), "cpu": Config(search=32, schedule=Schedule(1000, minutes=40, log_every=200, checkpoint_every=1000),
-                                            refresh=20, crop=256)}
+CONFIGS = {"paper": Config(),
+           "cpu": Config(search=32, schedule=Schedule(10000, minutes=40, log_every=200, checkpoint_every=1000),
+                         refresh=20, crop=256)}
 
 
 @dataclass
@@ -154,7 +155,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         "train_seconds": run.seconds, "device": machine(), "loss": "MSE",
         "frozen": {n: models.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
-                 "Middlebury left from right), no validation clip or view",
+                 "Middlebury and Middlebury 2006 stereo pairs), no validation clip, view or scene",
                  "validation": sorted(p.name for p in val)},
         "final_train_loss": run.log[-1]["train_loss"] if run.log else None, **final,
         "log": run.log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
