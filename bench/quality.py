@@ -4,10 +4,10 @@
 
 Pairs (refsr.datasets.validation_pairs, never used for training): Sintel alley_1 + cave_2,
 frame t+1 super-resolved with frame t as reference (final pass; `--passes final clean` adds the
-clean pass), and the HCI antinous light-field view (3,3) from the reference view (0,0). The HR
-target is cropped to a multiple of 8 and degraded by refsr.degrade (antialiased bicubic x8); the
-metrics leave an 8-pixel border out (refsr.metrics). Sintel and the light field are averaged
-separately. Seconds are wall time of one `super_resolve` call per image (networks loaded
+clean pass), the HCI antinous light-field view (3,3) from the reference view (0,0), and the
+Middlebury 2006 stereo scene STEREO_VALIDATION_SCENE, view1 from view5. The HR target is cropped
+to a multiple of 8 and degraded by refsr.degrade (antialiased bicubic x8); the metrics leave an
+8-pixel border out (refsr.metrics). Each set is averaged separately. Seconds are wall time of one `super_resolve` call per image (networks loaded
 beforehand). Prints a Markdown table; needs neither prefect nor zarr.
 """
 from __future__ import annotations
@@ -30,15 +30,16 @@ from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
+from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury2006  # noqa: E402
 from refsr.io.sintel import read_clip  # noqa: E402
 from refsr.methods import METHOD_WEIGHTS, refsr_models, super_resolve  # noqa: E402
-from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
+from refsr.pairs import (correspondence_map, sintel_correspondence, stereo_correspondence,  # noqa: E402
+                         views_correspondence)
 from refsr.synthesis import refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import DEFAULT_DATA, LF_QUALITY_PAIR, validation_pairs  # noqa: E402
+from refsr.datasets import DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCENE, validation_pairs  # noqa: E402
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))
@@ -90,6 +91,8 @@ LF_PAIR = "hci/(3, 3)<-(0, 0)"
 def group_of(name: str) -> str:
     if name.startswith("sintel/"):
         return f"Sintel {name.split('/')[1]}"
+    if name.startswith("middlebury2006/"):
+        return "Stereo"
     return "Light field"
 
 
@@ -132,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"rows to run (default all): {' '.join(ROWS)}")
     parser.add_argument("--passes", nargs="+", default=["final"], choices=["final", "clean"],
                         help="Sintel passes (default: final)")
-    parser.add_argument("--no-sintel", action="store_true", help="light field only")
-    parser.add_argument("--no-lightfield", action="store_true", help="Sintel only")
+    parser.add_argument("--no-sintel", action="store_true", help="leave Sintel out")
+    parser.add_argument("--no-lightfield", action="store_true", help="leave the light field out")
+    parser.add_argument("--no-stereo", action="store_true", help="leave the stereo pair out")
     parser.add_argument("--sliding-sintel", type=int, default=None, metavar="N",
                         help="run srresnet-nn-sliding on only the first N Sintel pairs of each pass (slow on a CPU)")
     parser.add_argument("--picture", type=Path, default=None, help="write GT / bicubic / exemplar / RefSR crops here")
@@ -165,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
     pairs = [p for p in validation_pairs(data, with_truth=False)
              if (p.name.startswith("sintel/") and not args.no_sintel and p.name.split("/")[1] in args.passes)
-             or (p.name.startswith("hci/") and not args.no_lightfield)]
+             or (p.name.startswith("hci/") and not args.no_lightfield)
+             or (p.name.startswith("middlebury2006/") and not args.no_stereo)]
     if args.sintel_pairs is not None:
         sintel = [p for p in pairs if p.name.startswith("sintel/")]
         keep = {p.name for passname in args.passes
@@ -229,7 +234,8 @@ def ground_truth_matches(name: str, data: Path, shape: tuple[int, int]) -> np.nd
     """(H, W, 2) reference pixel of each target pixel from the data's ground truth, -1 where unknown; None without any.
 
     Sintel: the forward flow t -> t+1 (occluded and invalid pixels unknown where masks exist);
-    light field: the centre view's disparity carried to both views (no occlusion test).
+    light field: the centre view's disparity carried to both views (no occlusion test); stereo: the
+    left view's disparity (unknown where Middlebury marks it so).
     """
     if name.startswith("sintel/"):
         _, pass_name, clip_name, frames = name.split("/")
@@ -242,6 +248,8 @@ def ground_truth_matches(name: str, data: Path, shape: tuple[int, int]) -> np.nd
     elif name == f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}":
         lf = read_hci(data / "hci" / "antinous")
         centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
+    elif name == f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5":
+        centers, truth = stereo_correspondence(read_middlebury2006(data / "middlebury2006" / STEREO_VALIDATION_SCENE).disparity, 1)
     else:
         return None
     return correspondence_map(centers, truth, shape)
@@ -302,7 +310,8 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
         lines.append(f"| {LABELS[m]} |" + "".join(cells))
     lines.append("")
     lines.append("Pairs: " + "; ".join(f"{g}: {counts[g]}" for g in groups) +
-                 " (Sintel: alley_1 + cave_2, frame t+1 from t; light field: HCI antinous (3,3) from (0,0)). "
+                 " (Sintel: alley_1 + cave_2, frame t+1 from t; light field: HCI antinous (3,3) from (0,0); "
+                 f"stereo: Middlebury 2006 {STEREO_VALIDATION_SCENE} view1 from view5). "
                  "PSNR on RGB and PSNR-Y (BT.601) with an 8-px border left out; SSIM on RGB. "
                  "Seconds: wall time per image, networks already loaded"
                  + (" (noisy on a shared 2-core machine)." if device.type == "cpu" else "."))
