@@ -155,9 +155,9 @@ def cmd_ingest_lightfield(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from refsr.store import describe, open_store
+    from refsr.store import INFO_ROWS, describe, open_store
 
-    print(describe(open_store(args.store, "r")))
+    print(describe(open_store(args.store, "r"), max_rows=None if args.all else INFO_ROWS))
     return 0
 
 
@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", parents=[common], help="describe a store (read-only)",
                        description="Print the scenes, arrays and runs of a store; opens it read-only.")
-    p.add_argument("store", metavar="S.zarr")
+    p.add_argument("store", metavar="S.zarr", help="the store")
+    p.add_argument("--all", action="store_true", help="list every target of each run (default: the first few)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", parents=[common], help="train a network (forwards to refsr.train)",

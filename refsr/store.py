@@ -414,7 +414,10 @@ def _fmt(x: float, digits: int) -> str:
     return "-" if np.isnan(x) else f"{x:.{digits}f}"
 
 
-def _run_lines(run_id: str, scene_name: str, g: zarr.Group, max_rows: int = 12) -> list[str]:
+INFO_ROWS = 12  # targets per run that `refsr info` lists unless asked for all
+
+
+def _run_lines(run_id: str, scene_name: str, g: zarr.Group, max_rows: int | None = INFO_ROWS) -> list[str]:
     a = g.attrs
     targets = np.asarray(g["targets"][...])
     done = np.asarray(g["done"][...])
@@ -424,20 +427,24 @@ def _run_lines(run_id: str, scene_name: str, g: zarr.Group, max_rows: int = 12) 
              f"device={a.get('device')}  done {int(done.sum())}/{len(done)}  {state}",
              _array_line("sr", g["sr"])]
     lines.append(f"    {'target':<10}{'done':<6}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}")
-    for i in range(min(len(targets), max_rows)):
+    shown = len(targets) if max_rows is None else min(len(targets), max_rows)
+    for i in range(shown):
         t = f"({targets[i, 0]}, {targets[i, 1]})"
         lines.append(f"    {t:<10}{'yes' if done[i] else 'no':<6}{_fmt(metrics['psnr'][i], 2):>8}"
                      f"{_fmt(metrics['psnr_y'][i], 2):>8}{_fmt(metrics['ssim'][i], 4):>8}")
-    if len(targets) > max_rows:
-        lines.append(f"    … {len(targets) - max_rows} more targets")
+    if len(targets) > shown:
+        lines.append(f"    … {len(targets) - shown} more targets (refsr info --all lists them)")
     if np.isfinite(metrics["psnr"]).any():
         means = [float(np.nanmean(metrics[k])) for k in METRICS]
         lines.append(f"    {'mean':<16}{_fmt(means[0], 2):>8}{_fmt(means[1], 2):>8}{_fmt(means[2], 4):>8}")
     return lines
 
 
-def describe(store: StoreLike) -> str:
-    """What `refsr info` prints: scenes (kind, grid or frames, arrays with dims) and runs with metrics."""
+def describe(store: StoreLike, max_rows: int | None = INFO_ROWS) -> str:
+    """What `refsr info` prints: scenes (kind, grid or frames, arrays with dims) and runs with metrics.
+
+    Each run lists its first `max_rows` targets (None: all of them).
+    """
     g = _group(store)
     where = getattr(g.store, "root", g.store)
     scenes = scene_names(g)
@@ -447,5 +454,5 @@ def describe(store: StoreLike) -> str:
         lines += _scene_lines(name, g[f"{SCENES}/{name}"])
     lines.append(f"runs: {len(runs)}")
     for run_id, scene_name in runs:
-        lines += _run_lines(run_id, scene_name, g[f"{RUNS}/{run_id}/{scene_name}"])
+        lines += _run_lines(run_id, scene_name, g[f"{RUNS}/{run_id}/{scene_name}"], max_rows)
     return "\n".join(lines)

@@ -182,3 +182,28 @@ def test_concurrent_target_writes_all_survive(tmp_path: Path, small_lf) -> None:
     np.testing.assert_array_equal(g["sr"][4], small_lf.views[1, 1])
     text = st.describe(path)
     assert "all/corner  method=bicubic" in text and "done 9/9" in text and "finished 20" in text
+
+
+def test_describe_lists_the_first_targets_or_all_of_them(tmp_path: Path, small_lf) -> None:
+    path = tmp_path / "s.zarr"
+    st.ingest_lightfield(path, "corner", small_lf)
+    targets = [(u, v) for u in range(3) for v in range(3)]
+    st.create_run(path, "all", "corner", targets, (512, 512), RUN_ATTRS)
+    short = st.describe(path, max_rows=4)
+    assert "(1, 0)" in short and "(1, 1)" not in short and "… 5 more targets (refsr info --all lists them)" in short
+    full = st.describe(path, max_rows=None)
+    assert all(f"({u}, {v})" in full for u, v in targets) and "more targets" not in full
+
+
+def test_cli_info_all(tmp_path: Path, antinous, capsys) -> None:
+    from refsr.cli import main
+
+    path = tmp_path / "s.zarr"
+    st.ingest_lightfield(path, "antinous", antinous)
+    targets = [(u, v) for u in range(9) for v in range(9) if (u, v) != (0, 0)]  # more than st.INFO_ROWS
+    st.create_run(path, "all", "antinous", targets, (512, 512), RUN_ATTRS)
+    assert main(["info", str(path)]) == 0
+    assert f"{len(targets) - st.INFO_ROWS} more targets" in capsys.readouterr().out
+    assert main(["info", str(path), "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "(8, 8)" in out and "more targets" not in out
