@@ -41,13 +41,14 @@ import torch  # noqa: E402
 
 from refsr.degrade import SCALE, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury2006  # noqa: E402
+from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.pairs import disparity_correspondence, sintel_correspondence, stereo_correspondence  # noqa: E402
-from refsr.datasets import DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS  # noqa: E402
+from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
+from refsr.datasets import (DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS,  # noqa: E402
+                            middlebury2006_pairs)
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
 
@@ -114,17 +115,16 @@ def lightfield_pairs(folder: Path, stride: int, skipped: list[str]) -> list[Benc
 
 
 def stereo_pairs(root: Path, stride: int, skipped: list[str]) -> list[BenchPair]:
-    label = f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5"
-    folder = root / STEREO_VALIDATION_SCENE
-    if not folder.is_dir():
-        skipped.append(f"{label}: not on disk")
-        return []
-    lf = read_middlebury2006(folder)
-    target, reference = lf.views[0, 0], lf.views[0, 1]
-    centers, truth = stereo_correspondence(lf.disparity, stride)
-    h, w = _cropped(target.shape)
-    inside = (centers[:, 0] < h) & (centers[:, 1] < w)
-    return [BenchPair("Stereo", label, _lr(target), reference, centers[inside], truth[inside])]
+    pairs = middlebury2006_pairs(root, validation=True, stride=stride)
+    if not pairs:
+        skipped.append(f"middlebury2006/{STEREO_VALIDATION_SCENE}: not on disk")
+    out = []
+    for pair in pairs:
+        h, w = _cropped(pair.target.shape)
+        inside = (pair.centers[:, 0] < h) & (pair.centers[:, 1] < w)
+        out.append(BenchPair("Stereo", pair.name, _lr(pair.target), pair.reference, pair.centers[inside],
+                             pair.truth[inside]))
+    return out
 
 
 def _sync(device: torch.device) -> None:

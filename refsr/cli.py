@@ -77,14 +77,14 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 def cmd_sr(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
-    from refsr.io.images import MIN_SIZE, check_output_image, read_image, require_min_size, write_image
+    from refsr.io.images import check_output_image, read_image, require_min_size, write_image
     from refsr.methods import super_resolve
 
     check_output_image(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
     if args.method in REFERENCE_METHODS:
-        require_min_size(args.ref, ref.shape, MIN_SIZE)
+        require_min_size(args.ref, ref.shape)
     sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty(),
                        search=args.search, flow=args.flow, back_project=args.back_project, precision=args.precision)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
@@ -98,7 +98,7 @@ def cmd_sr(args: argparse.Namespace) -> int:
 def cmd_match(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
     from refsr.io.atomic import atomic_path, check_writable
-    from refsr.io.images import MIN_SIZE, read_image, require_min_size
+    from refsr.io.images import read_image, require_min_size
     from refsr.matching import match
 
     if Path(args.out).suffix.lower() != ".npz":
@@ -106,7 +106,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     check_writable(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
-    require_min_size(args.ref, ref.shape, MIN_SIZE)
+    require_min_size(args.ref, ref.shape)
     centers, matches = match(lr, ref, args.method, stride=args.stride, search=args.search, device=args.device,
                              precision=args.precision)
     with atomic_path(args.out) as tmp:
