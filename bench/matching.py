@@ -4,7 +4,7 @@
 
 For every validation pair the input is `refsr.degrade` of the input frame/view (the x8 LR, as
 `refsr match` takes it) and the reference is the HR frame/view. Ground truth comes from
-`refsr.pairs` (method.md "Ground-truth correspondence"); its centres are passed to every method,
+`refsr.pairs` (docs/method.md "Ground-truth correspondence"); its centres are passed to every method,
 so all methods answer for the same centres, in the same +-search window.
 
 Sets (reported separately):

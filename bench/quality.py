@@ -26,14 +26,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from refsr import models  # noqa: E402
+from refsr import shipped  # noqa: E402
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import read_clip  # noqa: E402
-from refsr.methods import METHOD_WEIGHTS, refsr_models, super_resolve  # noqa: E402
+from refsr.methods import METHODS, refsr_models, super_resolve  # noqa: E402
 from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
 from refsr.synthesis import refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
@@ -66,12 +66,8 @@ ORACLES: dict[str, tuple[str, str, int | None, str]] = {
     "oracle-warp": ("oracle-warp", "mask", 0, "oracle"),
 }
 UNRELATED = "sr_benchmarks/Set14/baboon.png"  # an unrelated scene, tiled to the reference's size
-LABELS = {
-    "bicubic": "Bicubic",
-    "srresnet": "SRResNet",
-    "srresnet-nn": "SRResNet+NN",
-    "srresnet-nn-sliding": "SRResNet+NN+sliding",
-    "exemplar": "Exemplar (gradient matches, pasted, averaged)",
+LABELS = {  # rows that run a method as it is take its label
+    **{m: METHODS[m].label for m in ("bicubic", "srresnet", "srresnet-nn", "srresnet-nn-sliding", "exemplar")},
     "flow-warp-no-bp": "Flow-warp (OpenCV DIS), no back-projection",
     "flow-warp": "Flow-warp (OpenCV DIS) + 10 back-projection iterations",
     "refsr-average": "RefSR-Net (average fusion)",
@@ -87,6 +83,11 @@ PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same dat
     "srresnet-nn-sliding": (33.75, 31.80), "exemplar": (35.72, 37.96), "refsr-mask": (38.03, 38.88),
 }
 LF_PAIR = "hci/(3, 3)<-(0, 0)"
+
+
+def weights_of(method: str) -> tuple[str, ...]:
+    """The shipped networks a row's method needs (the oracle warp is not in refsr.methods and needs none)."""
+    return METHODS[method].weights if method in METHODS else ()
 
 
 def group_of(name: str) -> str:
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.picture:
         methods += [m for m in ("bicubic", "exemplar", "refsr-mask") if m not in methods]
     for m in methods:  # load the networks once, outside the timings
-        for name in METHOD_WEIGHTS.get(ROWS[m][0], ()):
-            models.load(name, device)
+        for name in weights_of(ROWS[m][0]):
+            shipped.load(name, device)
 
     pairs = [p for p in validation_pairs(data, with_truth=False)
              if (p.name.startswith("sintel/") and not args.no_sintel and p.name.split("/")[1] in args.passes)
@@ -201,8 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             if kind == "oracle":
                 sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
             else:
-                sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method, fusion=fusion,
-                                   device=str(device), back_project=back_project, precision=args.precision)
+                options = {k: v for k, v in (("fusion", fusion), ("precision", args.precision))
+                           if k in METHODS[method].options}
+                sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
+                                   device=str(device), back_project=back_project, **options)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
@@ -291,9 +294,9 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
     counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
     lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}, "
              f"refsr precision {describe_precision(args.precision, device)}"]
-    names = sorted({n for m in methods for n in METHOD_WEIGHTS.get(ROWS[m][0], ())})
+    names = sorted({n for m in methods for n in weights_of(ROWS[m][0])})
     if names:
-        lines.append("Weights (sha256): " + ", ".join(f"{n} {models.weights_sha256(n)[:12]}" for n in names))
+        lines.append("Weights (sha256): " + ", ".join(f"{n} {shipped.weights_sha256(n)[:12]}" for n in names))
     lines.append("")
     head = "| Method |" + "".join(f" {g} PSNR | PSNR-Y | SSIM | s/img |" for g in groups)
     lines += [head, "|---|" + "---:|" * (4 * len(groups))]

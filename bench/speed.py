@@ -24,8 +24,8 @@ from refsr.degrade import SCALE, upsample
 from refsr.devices import describe
 from refsr.methods import refsr_models
 from refsr.precision import PRECISIONS, autocast, describe_precision, use_bf16
-from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origins
-from refsr.synthesis import HALF_RF, RefSRModels, patch_centers, reference_patches, refsr_super_resolve
+from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
+from refsr.synthesis import HALF_RF, RefSRModels, refsr_super_resolve
 from refsr.timing import StageTimer
 
 FRAME = (436, 1024)

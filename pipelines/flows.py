@@ -7,7 +7,8 @@
   weights; a second run finds everything up to date and writes nothing.
 
 Run ids default to `<method>-<hash of settings and weights>`, so the same call resumes a run that
-was interrupted and re-does only the missing targets.
+was interrupted and re-does only the missing targets. What a run is (defaults, checks, reports,
+the up-to-date rule of `reprocess`) is refsr.runs; the flows only order the tasks.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines import tasks as T
+from refsr import methods, runs
 from refsr import store as st
 
 Pair = tuple[int, int]
@@ -32,15 +34,15 @@ def _device(device: str) -> str:
     return str(pick_device(device))
 
 
-def _run(store: str, runs: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
+def _run(store: str, opened: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
          timings: dict[str, float]) -> dict:
-    """Reconstruct the pending targets of `runs` (open_run results), evaluate, report, finish."""
+    """Reconstruct the pending targets of `opened` (open_run results), evaluate, report, finish."""
     logger = get_run_logger()
     rec = T.reconstruct_target
     if device.startswith("cuda"):  # `prefect concurrency-limit create refsr-gpu 1` limits it across runs too
         rec = rec.with_options(tags=["refsr-gpu"])
     t0 = time.perf_counter()
-    futures = [(r, i, rec.submit(store, r["run_id"], r["scene"], i, device)) for r in runs for i in r["pending"]]
+    futures = [(r, i, rec.submit(store, r["run_id"], r["scene"], i, device)) for r in opened for i in r["pending"]]
     failures = []
     for r, i, future in futures:
         future.wait()
@@ -49,17 +51,17 @@ def _run(store: str, runs: list[dict], device: str, dask_address: str | None, da
             failures.append(f"{r['scene']} target {i}: {err}")
     timings["reconstruct_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in runs], dask_address,
+    evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in opened], dask_address,
                            dask_workers)
     timings["evaluate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    reports = [T.report(store, r["run_id"], r["scene"]) for r in runs]
-    finished = [T.finish(store, r["run_id"], r["scene"]) for r in runs]
+    reports = [T.report(store, r["run_id"], r["scene"]) for r in opened]
+    finished = [T.finish(store, r["run_id"], r["scene"]) for r in opened]
     timings["report_s"] = time.perf_counter() - t0
     logger.info("timings (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     for rep in reports:
         logger.info("report of %s/%s: %s", rep["run_id"], rep["scene"], rep["report_dir"])
-    summary = {"store": store, "runs": [{k: r[k] for k in ("run_id", "scene", "status", "n")} for r in runs],
+    summary = {"store": store, "runs": [{k: r[k] for k in ("run_id", "scene", "status", "n")} for r in opened],
                "reconstructed": len(futures) - len(failures), "evaluated": evaluated, "reports": reports,
                "finished": finished, "timings": timings}
     if failures:
@@ -90,7 +92,7 @@ def lf_reconstruct(
     """
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
-    method = method or T.default_method()
+    method = method or methods.default_method()
     dev = _device(device)
     t0 = time.perf_counter()
     ing = T.ingest_lightfield(source, store, scene)
@@ -123,45 +125,16 @@ def sintel_reconstruct(
 
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
-    method = method or T.default_method()
+    method = method or methods.default_method()
     dev = _device(device)
     names = clips or [n for n, info in list_clips(source).items() if pass_name in info.passes]
     t0 = time.perf_counter()
     scenes = [T.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    runs = [T.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
+    opened = [T.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
     timings["open_run_s"] = time.perf_counter() - t0
-    return _run(store, runs, dev, dask_address, dask_workers, timings)
-
-
-def _configs(store: str, scene: str) -> list[dict]:
-    """The distinct (reference, targets) of the scene's runs; none yet = the defaults."""
-    seen, out = set(), []
-    for run_id, name in st.run_names(store):
-        if name != scene:
-            continue
-        a = st.run_group(store, run_id, scene).attrs
-        cfg = {"reference": a.get("reference"), "targets": a.get("targets")}
-        key = repr(cfg)
-        if key not in seen:
-            seen.add(key)
-            out.append(cfg)
-    return out or [{"reference": None, "targets": None}]
-
-
-def _up_to_date(store: str, scene: str, identity: dict) -> tuple[bool, str | None]:
-    """(finished run with this identity exists, id of an unfinished one to resume)."""
-    resume = None
-    for run_id, name in st.run_names(store):
-        if name != scene:
-            continue
-        a = st.run_group(store, run_id, scene).attrs
-        if all(a.get(k) == identity.get(k) for k in st.RUN_IDENTITY):
-            if a.get("finished"):
-                return True, run_id
-            resume = run_id
-    return False, resume
+    return _run(store, opened, dev, dask_address, dask_workers, timings)
 
 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
@@ -181,26 +154,25 @@ def reprocess(
     logger = get_run_logger()
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
-    method = method or T.default_method()
+    method = method or methods.default_method()
     dev = _device(device)
-    weights = T.method_weights(method)
-    runs, fresh = [], []
+    weights = methods.method_weights(method)
+    opened, fresh = [], []
     t0 = time.perf_counter()
     for scene in st.scene_names(store):
-        for cfg in _configs(store, scene):
-            reference, targets = T.resolve_targets(store, scene, cfg["reference"], cfg["targets"])
-            identity = T.run_identity(method, weights, reference, targets,
-                                      fusion if method in T.FUSION_METHODS else None, {"scale": T.SCALE})
-            done, resume = _up_to_date(store, scene, identity)
+        for config in runs.run_configs(store, scene):
+            identity = T.run_identity(store, scene, config["reference"], config["targets"], method, fusion, weights)
+            done, run_id = runs.up_to_date(store, scene, identity)
             if done:
-                fresh.append(f"{scene}:{resume}")
+                fresh.append(f"{scene}:{run_id}")
                 continue
-            runs.append(T.open_run(store, scene, reference, targets, method, fusion, dev, resume))
+            opened.append(T.open_run(store, scene, identity["reference"], identity["targets"], method, fusion, dev,
+                                     run_id))
     timings["open_run_s"] = time.perf_counter() - t0
-    logger.info("%d run(s) to (re)do, %d up to date: %s", len(runs), len(fresh), ", ".join(fresh) or "-")
-    if not runs:
+    logger.info("%d run(s) to (re)do, %d up to date: %s", len(opened), len(fresh), ", ".join(fresh) or "-")
+    if not opened:
         return {"store": store, "runs": [], "up_to_date": fresh, "timings": timings}
-    return {**_run(store, runs, dev, dask_address, dask_workers, timings), "up_to_date": fresh}
+    return {**_run(store, opened, dev, dask_address, dask_workers, timings), "up_to_date": fresh}
 
 
 if __name__ == "__main__":

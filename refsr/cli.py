@@ -26,7 +26,6 @@ def _is_tty() -> bool:
 
 
 PRECISION_HELP = "network arithmetic: auto = bfloat16 where the CPU/GPU runs it natively, else float32"
-REFERENCE_METHODS = ("refsr", "exemplar", "flow-warp")  # methods that read REF
 MAX_BACK_PROJECT = 100
 
 
@@ -78,15 +77,18 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 def cmd_sr(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
     from refsr.io.images import check_output_image, read_image, require_min_size, write_image
-    from refsr.methods import super_resolve
+    from refsr.methods import METHODS, super_resolve
 
     check_output_image(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
-    if args.method in REFERENCE_METHODS:
+    method = METHODS[args.method]
+    if method.uses_reference:
         require_min_size(args.ref, ref.shape)
-    sr = super_resolve(lr, ref, args.method, fusion=args.fusion, device=args.device, progress=_is_tty(),
-                       search=args.search, flow=args.flow, back_project=args.back_project, precision=args.precision)
+    given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "progress": _is_tty(),
+             "precision": args.precision}
+    options = {k: v for k, v in given.items() if k in method.options}  # the others do not apply to it
+    sr = super_resolve(lr, ref, args.method, device=args.device, back_project=args.back_project, **options)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
     if sr.shape != want or sr.dtype != np.uint8:
         raise RuntimeError(f"method {args.method!r} returned {sr.dtype} {sr.shape}, expected uint8 {want}")

@@ -26,7 +26,7 @@ from refsr.pairs import sintel_correspondence, stereo_correspondence, views_corr
 DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
-LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (method.md)
+LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (docs/method.md "HCI light field")
 LF_QUALITY_PAIR = ((3, 3), (0, 0))  # the paper's (3,3) from (0,0)
 STEREO_VALIDATION_SCENE = "Baby1"  # the first Middlebury 2006 scene by name; view1 from view5
 

@@ -1,4 +1,4 @@
-"""The fixed x8 degradation of method.md and the up-samplers used by the baselines."""
+"""The fixed x8 degradation (docs/method.md "Degradation") and the up-samplers used by the baselines."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +29,7 @@ def downsample(x: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
 
 
 def degrade(hr: np.ndarray, scale: int = SCALE, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """uint8 HR (H, W, 3) -> uint8 LR (H//scale, W//scale, 3) exactly as method.md fixes it."""
+    """uint8 HR (H, W, 3) -> uint8 LR (H//scale, W//scale, 3) exactly as docs/method.md "Degradation" fixes it."""
     hr = crop_to_multiple(hr, scale, offset)
     return to_image(downsample(to_tensor(hr), scale)[0])
 

@@ -1,102 +1,171 @@
-"""Super-resolution methods behind `refsr sr`: one entry point, one registry."""
+"""Super-resolution methods behind `refsr sr`: one record per method, one entry point."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from refsr import models
+from refsr import shipped
 from refsr.backproject import back_project as back_project_fn
 from refsr.degrade import SCALE, upsample
 from refsr.devices import pick_device
+from refsr.errors import InputError
 from refsr.tensors import to_image, to_tensor
 
 Result = tuple[torch.Tensor, torch.Tensor | None]  # (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
+OPTIONS = frozenset({"fusion", "search", "flow", "progress", "precision"})  # every option a method may take
 
 
-def _bicubic(lr: torch.Tensor, ref: torch.Tensor, **_: object) -> Result:
+@dataclass(frozen=True)
+class Method:
+    """One super-resolution method and what it needs.
+
+    Attributes:
+        name: the name `refsr sr --method` and the pipelines use.
+        label: a human label for tables.
+        run: `run(lr (1, 3, h, w), ref (1, 3, H, W), **options) -> (SR (1, 3, 8h, 8w), confidence or None)`,
+            float tensors in [0, 1] on one device.
+        weights: the shipped networks it needs (`refsr.shipped` names).
+        confidence: whether `run` returns a per-pixel confidence (8h, 8w).
+        back_project: back-projection iterations applied after it unless the caller says otherwise.
+        options: the keyword options `run` takes, a subset of OPTIONS.
+        uses_reference: whether it reads the reference image at all.
+    """
+
+    name: str
+    label: str
+    run: Callable[..., Result]
+    weights: tuple[str, ...] = ()
+    confidence: bool = False
+    back_project: int = 0
+    options: frozenset[str] = frozenset()
+    uses_reference: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.options <= OPTIONS:
+            raise ValueError(f"method {self.name!r}: unknown options {sorted(self.options - OPTIONS)}")
+
+
+def _bicubic(lr: torch.Tensor, ref: torch.Tensor) -> Result:
     return upsample(lr, SCALE, "bicubic"), None
 
 
 def _srresnet(name: str) -> Callable[..., Result]:
-    def run(lr: torch.Tensor, ref: torch.Tensor, **_: object) -> Result:
-        return models.load(name, lr.device)(lr), None
+    def run(lr: torch.Tensor, ref: torch.Tensor) -> Result:
+        return shipped.load(name, lr.device)(lr), None
     return run
 
 
-def _sliding(lr: torch.Tensor, ref: torch.Tensor, progress: bool = False, **_: object) -> Result:
-    from refsr.sisr import sliding_super_resolve
-    return sliding_super_resolve(models.load("srresnet_nn", lr.device), lr, progress=progress), None
+def _sliding(lr: torch.Tensor, ref: torch.Tensor, *, progress: bool = False) -> Result:
+    from refsr.baselines.sisr import sliding_super_resolve
+    return sliding_super_resolve(shipped.load("srresnet_nn", lr.device), lr, progress=progress), None
 
 
-def _exemplar(lr: torch.Tensor, ref: torch.Tensor, search: int = 100, **_: object) -> Result:
-    from refsr.exemplar import exemplar_super_resolve
+def _exemplar(lr: torch.Tensor, ref: torch.Tensor, *, search: int = 100) -> Result:
+    from refsr.baselines.exemplar import exemplar_super_resolve
     return exemplar_super_resolve(lr, ref, search), None
 
 
 def refsr_models(device: torch.device | str):
     """The shipped CC-Net, SRResNet+NN and SS-Net as `refsr.synthesis.RefSRModels` on `device`."""
     from refsr.synthesis import RefSRModels
-    return RefSRModels(*(models.load(n, device) for n in METHOD_WEIGHTS["refsr"]))
+    return RefSRModels(*(shipped.load(n, device) for n in METHODS["refsr"].weights))
 
 
-def _refsr(lr: torch.Tensor, ref: torch.Tensor, fusion: str = "mask", search: int = 100, progress: bool = False,
-           precision: str = "auto", **_: object) -> Result:
+def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search: int = 100, progress: bool = False,
+           precision: str = "auto") -> Result:
     from refsr.synthesis import refsr_super_resolve
     return refsr_super_resolve(lr, ref, refsr_models(lr.device), fusion=fusion, search=search, progress=progress,
                                precision=precision)
 
 
-def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, flow: str = "dis", **_: object) -> Result:
+def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis") -> Result:
     from refsr.baselines.flow_warp import flow_warp_super_resolve
     return flow_warp_super_resolve(lr, ref, flow)
 
 
-# name -> function(lr (1,3,h,w), ref (1,3,H,W), *, fusion, search, flow, progress, precision) -> (SR, confidence)
-METHODS: dict[str, Callable[..., Result]] = {
-    "refsr": _refsr,
-    "bicubic": _bicubic,
-    "srresnet": _srresnet("srresnet"),
-    "srresnet-nn": _srresnet("srresnet_nn"),
-    "srresnet-nn-sliding": _sliding,
-    "exemplar": _exemplar,
-    "flow-warp": _flow_warp,
-}
-# Methods that also return a per-pixel confidence (refsr: fusion weight sum; flow-warp: blend weight).
-CONFIDENCE_METHODS = frozenset({"refsr", "flow-warp"})
-# Back-projection iterations applied after a method unless the caller says otherwise.
-DEFAULT_BACK_PROJECT = {"flow-warp": 10}
-# The shipped networks each method needs (the pipeline records their sha256 with every run).
-METHOD_WEIGHTS: dict[str, tuple[str, ...]] = {
-    "refsr": ("ccnet", "srresnet_nn", "ssnet"),
-    "bicubic": (),
-    "srresnet": ("srresnet",),
-    "srresnet-nn": ("srresnet_nn",),
-    "srresnet-nn-sliding": ("srresnet_nn",),
-    "exemplar": (),
-    "flow-warp": (),
-}
+METHODS: dict[str, Method] = {m.name: m for m in (
+    Method("refsr", "RefSR-Net (CC-Net + SS-Net)", _refsr, weights=("ccnet", "srresnet_nn", "ssnet"),
+           confidence=True, options=frozenset({"fusion", "search", "progress", "precision"}), uses_reference=True),
+    Method("bicubic", "Bicubic", _bicubic),
+    Method("srresnet", "SRResNet", _srresnet("srresnet"), weights=("srresnet",)),
+    Method("srresnet-nn", "SRResNet+NN", _srresnet("srresnet_nn"), weights=("srresnet_nn",)),
+    Method("srresnet-nn-sliding", "SRResNet+NN+sliding", _sliding, weights=("srresnet_nn",),
+           options=frozenset({"progress"})),
+    Method("exemplar", "Exemplar (gradient matches, pasted, averaged)", _exemplar, options=frozenset({"search"}),
+           uses_reference=True),
+    Method("flow-warp", "Flow-warp (OpenCV flow, blended with bicubic)", _flow_warp, confidence=True,
+           back_project=10, options=frozenset({"flow"}), uses_reference=True),
+)}
+
+
+def default_method() -> str:
+    """"refsr" once the CC-Net, SS-Net and SRResNet-NN weights are shipped, else "bicubic"."""
+    return "refsr" if all(shipped.available(n) for n in METHODS["refsr"].weights) else "bicubic"
+
+
+def method_weights(method: str) -> dict[str, str] | None:
+    """{network: sha256} of the shipped weights `method` uses.
+
+    Returns:
+        None for a method without networks.
+
+    Raises:
+        InputError: for an unknown method, or when a network it needs has no shipped weights.
+    """
+    if method not in METHODS:
+        raise InputError("method", f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    names = METHODS[method].weights
+    if not names:
+        return None
+    for name in names:
+        if not shipped.available(name):
+            raise InputError(shipped.weights_path(name), f"method {method!r} needs these weights; train them with "
+                                                         f"`{shipped.HOW_TO_TRAIN.get(name, 'refsr train')}`")
+    return {name: shipped.weights_sha256(name) for name in names}
+
+
+def _record(method: str, options: dict[str, object]) -> Method:
+    """The record of `method`, once every option in `options` is one it takes."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    record = METHODS[method]
+    for option in options:
+        if option not in record.options:
+            takes = ", ".join(sorted(record.options)) or "none"
+            raise ValueError(f"method {method!r} does not take option {option!r} (its options: {takes})")
+    return record
 
 
 @torch.no_grad()
-def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, fusion: str = "mask",
-                  device: str = "auto", progress: bool = False, search: int = 100, flow: str = "dis",
-                  back_project: int | None = None, precision: str = "auto",
-                  return_confidence: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
-    """Super-resolve uint8 LR (h, w, 3) with the uint8 HR reference; returns uint8 (8h, 8w, 3).
+def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, device: str = "auto",
+                  back_project: int | None = None, return_confidence: bool = False,
+                  **options: object) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+    """Super-resolve uint8 LR (h, w, 3) x8 with the uint8 HR reference.
 
-    `back_project` iterations follow the method (default: DEFAULT_BACK_PROJECT, else none).
-    `precision` ('auto' | 'fp32' | 'bf16', refsr.precision) is the refsr networks' arithmetic. With
-    `return_confidence`, also the per-pixel confidence (refsr: fusion weight sum; flow-warp: blend weight).
+    Args:
+        lr: the low-resolution image, uint8 (h, w, 3).
+        ref: the high-resolution reference, uint8 (H, W, 3); methods without `uses_reference` ignore it.
+        method: a name in METHODS.
+        device: 'auto' | 'cpu' | 'cuda' (refsr.devices.pick_device).
+        back_project: back-projection iterations after the method (None: the method's `back_project`).
+        return_confidence: also return the method's per-pixel confidence (None for methods without one).
+        **options: the method's own options (`METHODS[method].options`): fusion ('mask' | 'average'),
+            search (HR pixels), flow ('dis' | 'farneback'), progress (bool), precision ('auto' | 'fp32' | 'bf16').
+
+    Returns:
+        uint8 (8h, 8w, 3); with `return_confidence`, (that image, float32 (8h, 8w) or None).
+
+    Raises:
+        ValueError: for an unknown method, or an option the method does not take.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    record = _record(method, options)
     dev = pick_device(device)
     lr_t = to_tensor(lr, dev)
-    sr, confidence = METHODS[method](lr_t, to_tensor(ref, dev), fusion=fusion, search=search, flow=flow,
-                                     progress=progress, precision=precision)
-    iterations = DEFAULT_BACK_PROJECT.get(method, 0) if back_project is None else back_project
+    sr, confidence = record.run(lr_t, to_tensor(ref, dev), **options)
+    iterations = record.back_project if back_project is None else back_project
     if iterations:
         sr = back_project_fn(sr, lr_t, iterations)
     image = to_image(sr[0])

@@ -1,4 +1,4 @@
-"""Ground-truth correspondences (method.md "Ground-truth correspondence"): pure functions on arrays.
+"""Ground-truth correspondences (docs/method.md "Ground-truth correspondence"): pure functions on arrays.
 
 Every function returns (centers, truth), each (N, 2) int64 (y, x) on the HR grid: `centers` are
 pixels of the INPUT image (what `refsr.matching.match` takes as centres), `truth` the correct

@@ -1,8 +1,10 @@
-"""Patch geometry of SS-Net: 8x8 LR patches at stride 2, their 64x64 HR footprints, gather and fold."""
+"""Patch geometry of SS-Net: 8x8 LR patches at stride 2, their 64x64 HR footprints and reference crops, gather, fold."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from refsr.degrade import SCALE
 
 PATCH = 8   # LR patch size
 STRIDE = 2  # LR stride between patches
@@ -31,6 +33,18 @@ def gather(image: torch.Tensor, tops: torch.Tensor, size: int) -> torch.Tensor:
     ys = (tops[:, 0:1] + ar)[:, :, None]
     xs = (tops[:, 1:2] + ar)[:, None, :]
     return image[:, ys, xs].permute(1, 0, 2, 3)
+
+
+def patch_centers(tops: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """HR centre (y, x) of the 64x64 footprint of each LR patch top-left corner."""
+    return tops * scale + PATCH * scale // 2
+
+
+def reference_patches(ref: torch.Tensor, matches: torch.Tensor, size: int) -> torch.Tensor:
+    """(P, 3, size, size) reference crops centred on `matches` (P, 2); ref (3, H, W), replicate-padded."""
+    half = size // 2
+    padded = F.pad(ref[None], (half, half, half, half), mode="replicate")[0]
+    return gather(padded, matches, size)  # match - half + half
 
 
 def fold_band(patches: torch.Tensor, cols: int, scale: int) -> torch.Tensor:

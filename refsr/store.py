@@ -42,7 +42,7 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _json(value: Any) -> Any:
+def json_round_trip(value: Any) -> Any:
     """Normalise to what JSON attributes give back (tuples -> lists, numpy scalars -> Python)."""
     return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
@@ -208,8 +208,8 @@ def _ingest(store: str | Path, name: str, arrays: dict[str, tuple], attrs: dict[
         with _staged(final) as g:
             for key, (data, dims, chunks, fill) in arrays.items():
                 _add_array(g, key, data, dims, chunks, fill)
-            g.attrs.update(_json({**attrs, "source_sha256": sha, "ingested_at": _now(),
-                                  "refsr_version": __version__}))
+            g.attrs.update(json_round_trip({**attrs, "source_sha256": sha, "ingested_at": _now(),
+                                            "refsr_version": __version__}))
     except BaseException:
         if not existed:
             shutil.rmtree(root, ignore_errors=True)
@@ -313,7 +313,7 @@ def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequenc
     n = len(targets)
     if n == 0:
         raise ValueError("a run needs at least one target")
-    want = _json({**{k: attrs.get(k) for k in RUN_IDENTITY}, "targets": targets.tolist()})
+    want = json_round_trip({**{k: attrs.get(k) for k in RUN_IDENTITY}, "targets": targets.tolist()})
     path = _run_path(root, run_id, scene_name)
     existed = _is_group(path)
     if existed:
@@ -338,8 +338,8 @@ def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequenc
         g.create_array("done", shape=(n,), chunks=(1,), dtype="bool", fill_value=False,
                        dimension_names=("target",))
         _add_array(g, "targets", targets, ("target", "pair"))
-        g.attrs.update(_json({**attrs, **want, "scene": scene_name, "started": _now(), "finished": None,
-                              "refsr_version": __version__}))
+        g.attrs.update(json_round_trip({**attrs, **want, "scene": scene_name, "started": _now(),
+                                        "finished": None, "refsr_version": __version__}))
     return "replaced" if existed else "created"
 
 

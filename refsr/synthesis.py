@@ -21,7 +21,8 @@ from refsr.errors import InputError
 from refsr.matching.search import window_search
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
-from refsr.patches import PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_grid, patch_origins
+from refsr.patches import (PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
+                           patch_origins, reference_patches)
 
 HALF_RF = RECEPTIVE_FIELD // 2
 
@@ -35,18 +36,6 @@ class RefSRModels:
     def __post_init__(self):
         for net in (self.ccnet, self.srresnet_nn, self.ssnet):  # convolutions run fastest channels_last
             net.to(memory_format=torch.channels_last)
-
-
-def patch_centers(tops: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
-    """HR centre (y, x) of the 64x64 footprint of each LR patch top-left corner."""
-    return tops * scale + PATCH * scale // 2
-
-
-def reference_patches(ref: torch.Tensor, matches: torch.Tensor, size: int) -> torch.Tensor:
-    """(P, 3, size, size) reference crops centred on `matches` (P, 2); ref (3, H, W), replicate-padded."""
-    half = size // 2
-    padded = F.pad(ref[None], (half, half, half, half), mode="replicate")[0]
-    return gather(padded, matches, size)  # match - half + half
 
 
 def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
@@ -63,16 +52,20 @@ def _span(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
 
 
 def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int,
-                  timer: StageTimer | NoTimer = NoTimer(), bf16: bool = False) -> torch.Tensor:
+                  timer: StageTimer | NoTimer = NoTimer(), bf16: bool = False,
+                  ref_origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
     """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only where they are needed.
 
     The input crop has a HALF_RF margin around the centres and the reference crop search + HALF_RF,
     so every feature used is exactly the whole-image one. Features come out channels_last, the
-    layout `window_search` reads without a copy; scores are float32.
+    layout `window_search` reads without a copy; scores are float32. Each centre searches around
+    itself + `ref_origin` in the reference (a reference crop starting `ref_origin` before the input's).
     """
     (H, W), (ref_h, ref_w) = lr_up.shape[-2:], ref.shape[-2:]
-    (cy0, cx0), (cy1, cx1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
-    (iy0, iy1), (ix0, ix1) = _span(cy0, cy1, HALF_RF, H), _span(cx0, cx1, HALF_RF, W)
+    (iy0, ix0), (iy1, ix1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
+    (iy0, iy1), (ix0, ix1) = _span(iy0, iy1, HALF_RF, H), _span(ix0, ix1, HALF_RF, W)
+    around = centers + torch.tensor(ref_origin, device=centers.device)  # the reference pixel each centre searches around
+    (cy0, cx0), (cy1, cx1) = around.min(0).values.tolist(), (around.max(0).values + 1).tolist()
     # A reference smaller than the input: centres beyond it search around the nearest reference pixel.
     (qy0, qx0), (qy1, qx1) = (min(cy0, ref_h - 1), min(cx0, ref_w - 1)), (min(cy1, ref_h), min(cx1, ref_w))
     (ry0, ry1), (rx0, rx1) = _span(qy0, qy1, search + HALF_RF, ref_h), _span(qx0, qx1, search + HALF_RF, ref_w)
@@ -84,7 +77,7 @@ def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers:
     with timer("matching"):
         origin = torch.tensor([ry0, rx0], device=centers.device)
         # Bigger bins on a GPU: fewer, larger matrix products (the per-bin Python cost dominates there).
-        return window_search(query, g, centers - origin, search, tile=256 if g.is_cuda else 64) + origin
+        return window_search(query, g, around - origin, search, tile=256 if g.is_cuda else 64) + origin
 
 
 # Peak bytes per pixel of a CC-Net feature crop: the float32 features, plus the bf16 copy (or the

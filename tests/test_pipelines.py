@@ -5,6 +5,7 @@ is absent. Method bicubic everywhere (fast, no weights needed); the wiring is wh
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -203,7 +204,7 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
     bicubic = methods.METHODS["bicubic"]
     flaky, broken = (1, 1), (2, 2)
 
-    def counting(lr, ref, **kw):  # registry functions take float (1, 3, h, w) tensors
+    def counting(lr, ref, **kw):  # a method's `run` takes float (1, 3, h, w) tensors
         target = key_of[hashlib.sha256(to_image(lr[0]).tobytes()).hexdigest()]
         with lock:
             calls[target] += 1
@@ -212,9 +213,9 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
             raise RuntimeError("transient failure (test)")
         if target == broken and failing:
             raise InputError(f"view {broken}", "unreadable view (test)")
-        return bicubic(lr, ref, **kw)
+        return bicubic.run(lr, ref, **kw)
 
-    monkeypatch.setitem(methods.METHODS, "bicubic", counting)
+    monkeypatch.setitem(methods.METHODS, "bicubic", dataclasses.replace(bicubic, run=counting))
     store = tmp_path / "resume.zarr"
     kwargs = dict(source=str(small_grid), store=str(store), scene="grid", targets="all", method="bicubic",
                   device="cpu", dask_address=dask_address, run_id="resume-test")
@@ -241,15 +242,15 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
 
 def test_reprocess_reruns_stale_weights_and_is_idempotent(tmp_path: Path, harness, dask_address, small_grid,
                                                           monkeypatch) -> None:
-    from pipelines import tasks
     from pipelines.flows import reprocess
+    from refsr import methods
 
     store = tmp_path / "re.zarr"
     assert st.ingest_lightfield(store, "grid", read_lightfield(small_grid)) == "ingested"
     kwargs = dict(store=str(store), method="bicubic", device="cpu", dask_address=dask_address)
     # Results made "with other weights": pretend bicubic had weights when the first run was made.
     with monkeypatch.context() as m:
-        m.setattr(tasks, "method_weights", lambda method: {"old-net": "0" * 64})
+        m.setattr(methods, "method_weights", lambda method: {"old-net": "0" * 64})
         first = reprocess(**kwargs)
     assert len(first["runs"]) == 1 and first["reconstructed"] == 8
     old_id = first["runs"][0]["run_id"]

@@ -8,18 +8,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from refsr import models
+from refsr import shipped
 from refsr.archs.ccnet import CCNet
 from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import HR_CHANNELS, HREncoder, SSNet
 from refsr.degrade import crop_to_multiple, degrade
-from refsr.methods import METHOD_WEIGHTS, METHODS, super_resolve
+from refsr.methods import METHODS, super_resolve
 from refsr.metrics import psnr
 from refsr.patches import fold_band, gather, patch_grid, patch_origins
 from refsr.synthesis import RefSRModels, fusion_weights, refsr_super_resolve
 
 SHIPPED = ("ccnet", "srresnet", "srresnet_nn", "ssnet")
-needs_weights = pytest.mark.skipif(not all(models.available(n) for n in SHIPPED),
+needs_weights = pytest.mark.skipif(not all(shipped.available(n) for n in SHIPPED),
                                    reason="shipped weights missing (refsr/weights/*.pt)")
 
 
@@ -163,7 +163,8 @@ def test_gather_crops_patches_at_their_origins() -> None:
 def test_output_is_exactly_8x_for_odd_lr_sizes(method: str) -> None:
     lr = _smooth_image(13, 21, seed=1)
     ref = _smooth_image(13 * 8 + 5, 21 * 8 - 3, seed=2)
-    sr = super_resolve(lr, ref, method, device="cpu", search=16)
+    search = {"search": 16} if "search" in METHODS[method].options else {}
+    sr = super_resolve(lr, ref, method, device="cpu", **search)
     assert sr.shape == (104, 168, 3) and sr.dtype == np.uint8
 
 
@@ -188,7 +189,7 @@ def test_tiled_synthesis_equals_one_tile(ref_size: tuple[int, int]) -> None:
 @pytest.fixture(scope="module")
 def lf_scores(hci_antinous: Path) -> dict[str, float]:
     """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0)."""
-    if not all(models.available(n) for n in METHOD_WEIGHTS["refsr"]):
+    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
         pytest.skip("shipped weights missing (refsr/weights/*.pt)")
     from refsr.datasets import LF_QUALITY_PAIR, lightfield_pairs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from refsr import models
+from refsr.shipped import available, sidecar, weights_path
 from refsr.train import ccnet as ccnet_train
 from refsr.train.loop import Schedule
 
@@ -31,12 +31,12 @@ def test_ccnet_trains_saves_and_resumes(data_root: Path, tmp_path: Path) -> None
     assert any(not torch.equal(first[k], again[k]) for k in first)
 
 
-@pytest.mark.skipif(not models.available("ccnet"), reason="shipped ccnet weights missing")
+@pytest.mark.skipif(not available("ccnet"), reason="shipped ccnet weights missing")
 def test_ccnet_init_starts_from_the_given_weights(data_root: Path, tmp_path: Path) -> None:
-    shipped = models.weights_path("ccnet")
+    shipped = weights_path("ccnet")
     meta = ccnet_train.train(_tiny(0), data_root, tmp_path, device="cpu", show_progress=False, init=shipped)
     assert meta["init"]["sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
-    side = models.sidecar("ccnet")
+    side = sidecar("ccnet")
     assert meta["total_iterations"] == side.get("total_iterations", side["iterations"])
     saved = torch.load(tmp_path / "ccnet.pt", weights_only=True)
     start = torch.load(shipped, weights_only=True)

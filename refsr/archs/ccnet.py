@@ -1,4 +1,4 @@
-"""CC-Net (method.md Table 1): a siamese stack of dilated 3x3 convolutions, no stride, no pooling."""
+"""CC-Net (docs/method.md "CC-Net architecture", the paper's Table 1): siamese dilated 3x3 convs, no stride/pool."""
 from __future__ import annotations
 
 import torch

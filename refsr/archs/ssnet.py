@@ -1,4 +1,4 @@
-"""SS-Net (method.md, equation 2): fuse LR features with a matched HR reference patch, with masks.
+"""SS-Net (docs/method.md "Equation 2 readings"): fuse LR features with a matched HR reference patch, with masks.
 
 Readings of what the paper leaves open, one line each:
 - the mask multiplies only the HR reference features (the LR features always pass);

@@ -1,1 +1,1 @@
-"""Baselines a practitioner would reach for instead of RefSR."""
+"""The methods RefSR is compared against: single-image networks, the exemplar paste, flow-warp, the oracle warp."""

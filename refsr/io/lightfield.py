@@ -15,7 +15,7 @@ from refsr.io.images import read_image, require_min_size
 from refsr.io.pfm import read_pfm
 
 HCI_DISPARITY_SIGN = -1
-MIDDLEBURY2006_DISPARITY_SCALE = 3.0  # third size: disparity = value / 3 (method.md)
+MIDDLEBURY2006_DISPARITY_SCALE = 3.0  # third size: disparity = value / 3 (docs/method.md "Middlebury stereo")
 """Sign s of HCI disparity d (flipud of the PFM, px per view step) relative to the centre view (c, c).
 
 The pixel of view (u, v) showing centre pixel (y, x) is at (y + s*d*(u - c), x + s*d*(v - c)).

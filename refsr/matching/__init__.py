@@ -1,6 +1,6 @@
 """Cross-scale matchers with one signature: LR input + HR reference -> centres and matches.
 
-The input is brought to HR size by bilinear x8 (method.md); "blurry" variants compare against
+The input is brought to HR size by bilinear x8 (docs/method.md "Matching"); "blurry" variants compare against
 the reference degraded x8 and upsampled the same way. Each method is a dense feature map per
 image plus `window_search`.
 """

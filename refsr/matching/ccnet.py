@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from refsr.models import load
+from refsr.shipped import load
 from refsr.precision import autocast, channels_last, use_bf16
 
 

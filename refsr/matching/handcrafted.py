@@ -12,11 +12,11 @@ import kornia
 import torch
 import torch.nn.functional as F
 
-ZNCC_SIZE = 17  # your reading (method.md allows 17 or 33): 17x17 grey patches
-# your reading: 4x4 cells of 8 px (32 px extent); on Sintel alley_1 x8 it beats 4 px cells (dsift-blurry <=4 px: 94 vs 84 %)
+ZNCC_SIZE = 17  # reading (docs/method.md "Matching"; the paper gives no size): 17x17 grey patches
+# reading: 4x4 cells of 8 px (32 px extent), the better of the cell sizes tried (bench/results/design_notes.md)
 SIFT_BIN_SIZE = 8
-# your reading of Chang et al.'s patch at HR size: 9x9 samples 2 px apart (17x17 support, like ZNCC) x 4 maps = 324
-# channels; on Sintel alley_1 x8 beats a dense 9x9 (<=4 px: 80 vs 69 %) at the same memory
+# reading of Chang et al.'s patch at HR size: 9x9 samples 2 px apart (17x17 support, like ZNCC) x 4 maps = 324
+# channels; it matches better than a dense 9x9 at the same memory (bench/results/design_notes.md)
 GRADIENT_SIZE = 9
 GRADIENT_STEP = 2
 

@@ -1,4 +1,4 @@
-"""Train CC-Net (method.md): matching as classification, eq. (1) cross-entropy, densely supervised.
+"""Train CC-Net (docs/method.md "CC-Net training"): matching as classification, eq. (1), densely supervised.
 
 One forward pass per crop pair: an input crop (upsampled LR) and a reference crop of the same
 size, shifted by the crop's median displacement, go through the same network; every ground-truth
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from refsr import models
+from refsr import shipped
 from refsr.archs.ccnet import RECEPTIVE_FIELD, CCNet
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
@@ -257,7 +257,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         **{k: v for k, v in final.items() if k.startswith("val_")},
         "log": run.log[-20:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    models.save(net, out / f"{name}.pt", meta)
+    shipped.save(net, out / f"{name}.pt", meta)
     return meta
 
 

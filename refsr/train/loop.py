@@ -82,17 +82,22 @@ def initialise(net: nn.Module, path: Path | None) -> dict | None:
     """Load starting weights (a .pt state dict) into `net`; returns what the sidecar records of them.
 
     A checkpoint in the output folder, loaded afterwards, still wins: resuming continues that run.
+    Layers the weights do not have (added to the network since) keep their initialisation and are
+    listed under "new_layers"; a weight the network does not have is an error.
     """
     if path is None:
         return None
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file (--init)")
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    from refsr.models import sidecar_of
+    missing, unexpected = net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=False)
+    if unexpected:
+        raise ValueError(f"{path}: not weights of this network (unexpected {', '.join(unexpected[:4])}...)")
+    from refsr.shipped import sidecar_of
 
     side = sidecar_of(path)
-    return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "iterations": side.get("total_iterations", side.get("iterations"))}
+    started = {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+               "iterations": side.get("total_iterations", side.get("iterations"))}
+    return {**started, "new_layers": sorted(missing)} if missing else started
 
 
 def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
@@ -167,7 +172,7 @@ def config_dict(config) -> dict:
 
 def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser:
     """The options every `refsr train NET` shares."""
-    from refsr.models import WEIGHTS_DIR
+    from refsr.shipped import WEIGHTS_DIR
 
     p = argparse.ArgumentParser(prog=f"refsr train {net}", description=description)
     p.add_argument("--config", choices=sorted(configs), default="cpu")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from refsr import models
+from refsr import shipped
 from refsr.archs.srresnet import SRResNet
 from refsr.degrade import SCALE, crop_to_multiple, downsample
 from refsr.devices import pick_device
@@ -42,7 +42,7 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
 
 
 def sample_batch(images: list[torch.Tensor], config: Config, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LR, HR) float batches: random crop, rot90 and flip, degraded x8 as method.md fixes it."""
+    """(LR, HR) float batches: random crop, rot90 and flip, degraded x8 as docs/method.md "Degradation" fixes it."""
     size = config.patch * SCALE
     crops = []
     for _ in range(config.batch):
@@ -110,7 +110,7 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
             "final_train_loss": run.log[-1][f"train_loss_{a}" if len(nets) > 1 else "train_loss"] if run.log else None,
             "val_psnr": validate(net, val_targets, dev), "log": run.log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
-        models.save(net, out / f"{ARCH_NAMES[a]}.pt", meta)
+        shipped.save(net, out / f"{ARCH_NAMES[a]}.pt", meta)
         metas[a] = meta
     return metas
 

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from refsr import models
+from refsr import shipped
 from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.metrics import psnr
-from refsr.patches import PATCH, gather, padded_lr_size, patch_grid, patch_origins
-from refsr.synthesis import RefSRModels, match_centers, patch_centers, reference_patches, refsr_super_resolve
+from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
+from refsr.synthesis import RefSRModels, match_centers, refsr_super_resolve
 from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
 from refsr.datasets import Pair, training_pairs, validation_pairs
@@ -42,7 +42,7 @@ class Config:
 
 
 CONFIGS = {"paper": Config(),
-           "cpu": Config(search=32, schedule=Schedule(10000, minutes=40, log_every=200, checkpoint_every=1000),
+           "cpu": Config(schedule=Schedule(10000, minutes=40, log_every=200, checkpoint_every=1000),
                          refresh=20, crop=256)}
 
 
@@ -65,16 +65,16 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
         pair = rot90_pair(pair, int(rng.integers(4)))
         offset = tuple(int(v) for v in rng.integers(0, SCALE, size=2))
     target = crop_to_multiple(pair.target, SCALE, offset)
-    reference = pair.reference
+    reference, ref_origin = pair.reference, (0, 0)
     if config.crop:
         h, w = target.shape[:2]
         s = min(config.crop, h, w)
         y, x = int(rng.integers(0, h - s + 1)) // SCALE * SCALE, int(rng.integers(0, w - s + 1)) // SCALE * SCALE
         target = target[y : y + s, x : x + s]
-        # The reference keeps the target's origin (matching assumes one coordinate frame) and reaches
-        # `search` px beyond its far sides.
+        # The reference crop reaches `search` px beyond the target crop on every side, as at inference.
         m = config.search
-        reference = np.pad(reference, ((0, m), (0, m), (0, 0)), mode="edge")[y : y + s + m, x : x + s + m]
+        reference = np.pad(reference, ((m, m), (m, m), (0, 0)), mode="edge")[y : y + s + 2 * m, x : x + s + 2 * m]
+        ref_origin = (m, m)
     lr = to_tensor(degrade(target), device)
     h, w = lr.shape[-2:]
     hp, wp = padded_lr_size(h, w)
@@ -83,7 +83,8 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
     ref = to_tensor(reference, device)
     rows, cols = patch_grid(hp, wp)
     tops = patch_origins(range(rows), cols, device)
-    matches = match_centers(frozen.ccnet, upsample(lr, SCALE, "bilinear"), ref, patch_centers(tops), config.search)
+    matches = match_centers(frozen.ccnet, upsample(lr, SCALE, "bilinear"), ref, patch_centers(tops), config.search,
+                            ref_origin=ref_origin)
     return Prepared(frozen.srresnet_nn.body(lr)[0], upsample(lr, SCALE, "bicubic")[0], hr, ref[0], tops, matches)
 
 
@@ -127,7 +128,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     weights = weights or out
     frozen_nets = {}
     for name in ("ccnet", "srresnet_nn"):
-        net = models.ARCHS[name]()
+        net = shipped.ARCHS[name]()
         net.load_state_dict(torch.load(weights / f"{name}.pt", map_location="cpu", weights_only=True))
         frozen_nets[name] = net.to(dev).eval().requires_grad_(False)
     ssnet = SSNet()
@@ -153,14 +154,14 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
         "train_seconds": run.seconds, "device": machine(), "loss": "MSE",
-        "frozen": {n: models.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
+        "frozen": {n: shipped.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
                  "Middlebury and Middlebury 2006 stereo pairs), no validation clip, view or scene",
                  "validation": sorted(p.name for p in val)},
         "final_train_loss": run.log[-1]["train_loss"] if run.log else None, **final,
         "log": run.log[-10:], "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    models.save(ssnet, out / "ssnet.pt", meta)
+    shipped.save(ssnet, out / "ssnet.pt", meta)
     return meta
 
 

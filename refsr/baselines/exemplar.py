@@ -6,8 +6,7 @@ import torch.nn.functional as F
 
 from refsr.degrade import SCALE, upsample
 from refsr.matching import match_tensors
-from refsr.patches import PATCH, fold_band, padded_lr_size, patch_grid, patch_origins
-from refsr.synthesis import patch_centers, reference_patches
+from refsr.patches import PATCH, fold_band, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
 
 
 @torch.no_grad()

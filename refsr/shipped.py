@@ -1,4 +1,4 @@
-"""Shipped networks by name: build the architecture, load `refsr/weights/<name>.pt`, eval mode."""
+"""Shipped networks by name: where their weights are, whether they ship, their sha256, load (eval mode), save."""
 from __future__ import annotations
 
 import hashlib
