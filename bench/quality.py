@@ -66,6 +66,7 @@ ORACLES: dict[str, tuple[str, str, int | None, str]] = {
     "oracle-warp": ("oracle-warp", "mask", 0, "oracle"),
 }
 UNRELATED = "sr_benchmarks/Set14/baboon.png"  # an unrelated scene, tiled to the reference's size
+PICTURE = ("truth", "bicubic", "flow-warp", "refsr-mask")  # panels of --picture, left to right
 LABELS = {  # rows that run a method as it is take its label
     **{m: METHODS[m].label for m in ("bicubic", "srresnet", "srresnet-nn", "srresnet-nn-sliding", "exemplar")},
     "flow-warp-no-bp": "Flow-warp (OpenCV DIS), no back-projection",
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-stereo", action="store_true", help="leave the stereo pair out")
     parser.add_argument("--sliding-sintel", type=int, default=None, metavar="N",
                         help="run srresnet-nn-sliding on only the first N Sintel pairs of each pass (slow on a CPU)")
-    parser.add_argument("--picture", type=Path, default=None, help="write GT / bicubic / exemplar / RefSR crops here")
+    parser.add_argument("--picture", type=Path, default=None, help="write GT / bicubic / flow-warp / RefSR crops here")
     parser.add_argument("--picture-pair", default=LF_PAIR, help=f"pair name of the picture (default {LF_PAIR})")
     parser.add_argument("--crop", type=int, default=160, help="side of the picture crops in HR pixels")
     parser.add_argument("--json", type=Path, default=None, help="also write the per-pair scores here")
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     ROWS.update(ORACLES)
     unrelated = read_image(data / UNRELATED)
     if args.picture:
-        methods += [m for m in ("bicubic", "exemplar", "refsr-mask") if m not in methods]
+        methods += [m for m in PICTURE[1:] if m not in methods]
     for m in methods:  # load the networks once, outside the timings
         for name in weights_of(ROWS[m][0]):
             shipped.load(name, device)
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(row)
             print(f"{pair.name:<28} {m:<20} {row['psnr']:6.2f} dB {row['psnr_y']:6.2f} {row['ssim']:.4f} "
                   f"{seconds:7.2f} s", file=sys.stderr, flush=True)
-            if args.picture and pair.name == args.picture_pair and m in ("bicubic", "exemplar", "refsr-mask"):
+            if args.picture and pair.name == args.picture_pair and m in PICTURE[1:]:
                 picture_panels["truth"] = truth
                 picture_panels[m] = sr
 
@@ -226,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nno picture: pair {args.picture_pair!r} was not run", file=sys.stderr)
             return 1
         where = pick_crop(picture_panels["truth"], args.crop)
-        write_picture(args.picture, [picture_panels[k] for k in ("truth", "bicubic", "exemplar", "refsr-mask")],
+        write_picture(args.picture, [picture_panels[k] for k in PICTURE],
                       where, args.crop)
         print(f"\npicture: {args.picture} ({args.picture.stat().st_size // 1024} KB): {args.picture_pair}, "
               f"{args.crop}x{args.crop} HR crop at (y, x) = {where} (most gradient energy in the ground truth); "
-              "left to right: ground truth, bicubic, exemplar, RefSR-Net (mask fusion)")
+              "left to right: ground truth, bicubic, flow-warp, RefSR-Net (mask fusion)")
     return 0
 
 

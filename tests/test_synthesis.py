@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from refsr import shipped
 from refsr.archs.ccnet import CCNet
 from refsr.archs.srresnet import SRResNet
-from refsr.archs.ssnet import HR_CHANNELS, HREncoder, SSNet
+from refsr.archs.ssnet import HR_CHANNELS, HREncoder, SSNet, reference_detail
 from refsr.degrade import crop_to_multiple, degrade
 from refsr.methods import METHODS, super_resolve
 from refsr.metrics import psnr
 from refsr.patches import fold_band, gather, patch_grid, patch_origins
-from refsr.synthesis import RefSRModels, fusion_weights, refsr_super_resolve
+from refsr.synthesis import RefSRModels, fusion_weights, match_centers, refsr_super_resolve
 
 SHIPPED = ("ccnet", "srresnet", "srresnet_nn", "ssnet")
 needs_weights = pytest.mark.skipif(not all(shipped.available(n) for n in SHIPPED),
@@ -75,6 +75,24 @@ def test_ssnet_shape() -> None:
     assert sr.shape == (5, 3, 64, 64)
     assert mask.shape == (5, HR_CHANNELS[0], 64, 64)
     assert ((mask >= 0) & (mask <= 1)).all()
+
+
+def test_reference_detail_is_what_the_lr_cannot_see() -> None:
+    flat = torch.full((2, 3, 64, 64), 0.3)
+    assert reference_detail(flat).abs().max() < 1e-6  # a constant patch has no detail
+    sharp = torch.rand(2, 3, 64, 64)
+    smooth = F.interpolate(torch.rand(2, 3, 4, 4), scale_factor=16, mode="bicubic", align_corners=False).clamp(0, 1)
+    assert reference_detail(smooth).abs().mean() < 0.1 * reference_detail(sharp).abs().mean()
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("gate_bias, share", [(0.0, 0.5), (30.0, 1.0), (-30.0, 0.0)])
+def test_ssnet_adds_the_reference_detail_under_its_gate(gate_bias: float, share: float) -> None:
+    net = SSNet().eval()  # to_rgb starts at zero: the output is bicubic + gate * detail
+    net.to_gate.bias.fill_(gate_bias)
+    ref, bicubic = torch.rand(4, 3, 64, 64), torch.rand(4, 3, 64, 64)
+    sr, _ = net(torch.rand(4, 64, 8, 8), ref, bicubic)
+    assert torch.allclose(sr, bicubic + share * reference_detail(ref), atol=1e-6)
 
 
 # ---------------------------------------------------------------- SP and nearest upsampling
@@ -206,8 +224,7 @@ def lf_scores(hci_antinous: Path) -> dict[str, float]:
     return scores
 
 
-# Measured with the shipped weights on this pair (bench/results/quality_cpu.md): refsr 38.18 dB,
-# bicubic 32.92, flow-warp 39.20, refsr with a grey reference 34.57.
+# Thresholds: what the shipped weights measured (bench/results/quality_cpu.md) less a margin.
 
 def test_shipped_refsr_beats_bicubic_by_4_5db(lf_scores: dict[str, float]) -> None:
     assert lf_scores["refsr"] - lf_scores["bicubic"] >= 4.5, lf_scores
@@ -217,8 +234,8 @@ def test_shipped_refsr_uses_its_reference(lf_scores: dict[str, float]) -> None:
     assert lf_scores["refsr"] - lf_scores["refsr-grey-reference"] >= 3.0, lf_scores
 
 
-def test_shipped_refsr_stays_within_1_5db_of_flow_warp(lf_scores: dict[str, float]) -> None:
-    assert lf_scores["refsr"] >= lf_scores["flow-warp"] - 1.5, lf_scores
+def test_shipped_refsr_stays_within_1db_of_flow_warp(lf_scores: dict[str, float]) -> None:
+    assert lf_scores["refsr"] >= lf_scores["flow-warp"] - 1.0, lf_scores
 
 
 def test_shipped_refsr_beats_srresnet_nn(lf_scores: dict[str, float]) -> None:
@@ -227,6 +244,29 @@ def test_shipped_refsr_beats_srresnet_nn(lf_scores: dict[str, float]) -> None:
 
 def test_bf16_moves_refsr_psnr_by_at_most_005_db(lf_scores: dict[str, float]) -> None:
     assert abs(lf_scores["refsr-bf16"] - lf_scores["refsr-fp32"]) <= 0.05, lf_scores
+
+
+@pytest.fixture(scope="module")
+def stereo_scores(data_root: Path) -> dict[str, float]:
+    """PSNR (dB) on the stereo validation pair (Middlebury 2006, a scene never trained on)."""
+    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
+        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    from refsr.datasets import middlebury2006_pairs
+
+    pair = middlebury2006_pairs(data_root / "middlebury2006", validation=True, with_truth=False)[0]
+    truth, lr = crop_to_multiple(pair.target), degrade(pair.target)
+    scores = {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth) for m in ("refsr", "flow-warp")}
+    scores["refsr-grey-reference"] = psnr(super_resolve(lr, np.full_like(pair.reference, 128), "refsr", device="cpu"),
+                                          truth)
+    return scores
+
+
+def test_shipped_refsr_keeps_up_with_flow_warp_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
+    assert stereo_scores["refsr"] >= stereo_scores["flow-warp"] - 0.5, stereo_scores
+
+
+def test_shipped_refsr_uses_its_reference_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
+    assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 1.5, stereo_scores
 
 
 def test_precision_choice() -> None:
@@ -274,3 +314,19 @@ def test_known_matches_replace_ccnet_matches_where_given() -> None:
     corner = torch.zeros((96, 96, 2), dtype=torch.long)  # every centre matched to the reference's corner
     moved, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", known_matches=corner)
     assert (moved - plain).abs().max() > 1e-3
+
+
+@torch.no_grad()
+def test_match_centers_searches_around_the_reference_origin() -> None:
+    """A reference crop that starts `m` px before the input: a pure shift is found at centre + (m, m)."""
+    nets = _random_nets(seed=3)
+    torch.manual_seed(4)
+    image = F.interpolate(torch.rand(1, 3, 80, 80), scale_factor=2, mode="nearest")
+    m = 12
+    ref = F.pad(image, (m, m, m, m), mode="replicate")
+    ys, xs = torch.meshgrid(torch.arange(48, 113, 8), torch.arange(48, 113, 8), indexing="ij")
+    centers = torch.stack([ys, xs], -1).reshape(-1, 2)
+    found = match_centers(nets.ccnet, image, ref, centers, search=8, ref_origin=(m, m))
+    assert torch.equal(found, centers + m)
+    plain = match_centers(nets.ccnet, image, ref, centers, search=8)
+    assert (plain - centers).abs().max() <= 8 and not torch.equal(plain, centers + m)  # without it, out of reach

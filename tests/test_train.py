@@ -46,3 +46,19 @@ def test_ccnet_init_starts_from_the_given_weights(data_root: Path, tmp_path: Pat
 def test_init_from_a_missing_file_is_a_clear_error(data_root: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         ccnet_train.train(_tiny(0), data_root, tmp_path, device="cpu", show_progress=False, init=tmp_path / "nope.pt")
+
+
+def test_init_keeps_new_layers_and_refuses_other_networks(tmp_path: Path) -> None:
+    from refsr.archs.ccnet import CCNet
+    from refsr.archs.ssnet import SSNet
+    from refsr.train.loop import initialise
+
+    old = {k: v for k, v in SSNet().state_dict().items() if not k.startswith("to_gate.")}
+    torch.save(old, tmp_path / "old.pt")
+    net = SSNet()
+    started = initialise(net, tmp_path / "old.pt")
+    assert started["new_layers"] == ["to_gate.bias", "to_gate.weight"]
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in old.items())
+    torch.save(CCNet().state_dict(), tmp_path / "ccnet.pt")
+    with pytest.raises(ValueError, match="not weights of this network"):
+        initialise(SSNet(), tmp_path / "ccnet.pt")

@@ -7,6 +7,9 @@ Readings of what the paper leaves open, one line each:
 - delta is PReLU; F^(i+1) means F_fuse^(i+1); masks have as many channels as the HR features;
 - F_fuse^(0) becomes RGB by a 3x3 conv added as a residual to the bicubic upsampled LR patch;
 - HR encoder widths 16/32/64/64 at 64/32/16/8 px (the paper gives none; this keeps a patch cheap).
+Beyond the paper: the reference patch's detail (the patch minus its own x8 degraded-and-upsampled
+version, what the LR input cannot see) is added to the output under a learned per-pixel gate, so
+copying well-matched detail is one gate away instead of a mapping to learn (docs/method.md "SS-Net").
 """
 from __future__ import annotations
 
@@ -14,12 +17,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from refsr.degrade import SCALE, downsample, upsample
+
 LR_CHANNELS = 64
 HR_CHANNELS = (16, 32, 64, 64)  # F_HR^(0..3) at 64, 32, 16, 8 px
 
 
 def _conv(c_in: int, c_out: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, 3, padding=1)
+
+
+def reference_detail(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """What the LR input cannot see of a reference patch: the patch minus its x`scale` degraded, upsampled self.
+
+    Args:
+        ref: (N, 3, S, S) reference patches in [0, 1], S a multiple of `scale`.
+
+    Returns:
+        (N, 3, S, S) zero-mean detail.
+    """
+    return ref - upsample(downsample(ref, scale), scale, "bicubic")
 
 
 class HREncoder(nn.Module):
@@ -68,7 +85,10 @@ class FusionScale(nn.Module):
 
 
 class SSNet(nn.Module):
-    """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0))."""
+    """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0)).
+
+    RGB = bicubic + to_rgb(F_fuse^(0)) + gate(F_fuse^(0)) * reference_detail(reference patch).
+    """
 
     def __init__(self, lr_channels: int = LR_CHANNELS, widths: tuple[int, ...] = HR_CHANNELS):
         super().__init__()
@@ -82,10 +102,14 @@ class SSNet(nn.Module):
         self.to_rgb = _conv(widths[0], 3)
         nn.init.zeros_(self.to_rgb.weight)  # start as the bicubic prediction; learn the residual
         nn.init.zeros_(self.to_rgb.bias)
+        self.to_gate = _conv(widths[0], 1)
+        nn.init.zeros_(self.to_gate.weight)  # start half open everywhere
+        nn.init.zeros_(self.to_gate.bias)
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
         hr_feats = self.encoder(ref)
         x, logits, mask = f_lr, None, None
         for scale, hr in zip(self.scales, reversed(hr_feats)):
             x, logits, mask = scale(x, hr, logits)
-        return bicubic + self.to_rgb(x), mask
+        gate = torch.sigmoid(self.to_gate(x))
+        return bicubic + self.to_rgb(x) + gate * reference_detail(ref.float()), mask
