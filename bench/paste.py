@@ -1,0 +1,74 @@
+"""What the matched reference patches give without SS-Net: pasted whole, or only their detail added to bicubic.
+
+    python bench/paste.py [--pairs NAME ...]
+
+The same CC-Net matches and patch fusion as `refsr` (average fusion), with SS-Net replaced by
+  - paste: the matched 64x64 reference patch itself;
+  - detail: bicubic + the patch's detail (`refsr.archs.ssnet.reference_detail`: the patch minus its
+    own x8 degraded and upsampled version), the path SS-Net's gate opens;
+next to RefSR itself (average fusion). Validation pairs (refsr.datasets), PSNR with the 8-px border
+left out. This is the measurement behind SS-Net's detail gate (README, Table 3 discussion).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from refsr.archs.ssnet import reference_detail  # noqa: E402
+from refsr.datasets import DEFAULT_DATA, validation_pairs  # noqa: E402
+from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
+from refsr.devices import describe  # noqa: E402
+from refsr.methods import refsr_models  # noqa: E402
+from refsr.metrics import psnr  # noqa: E402
+from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
+from refsr.tensors import to_image, to_tensor  # noqa: E402
+
+DEFAULT_PAIRS = ("sintel/final/alley_1/3<-2", "sintel/final/cave_2/3<-2", "hci/(3, 3)<-(0, 0)",
+                 "middlebury2006/Baby1/view1<-view5")
+
+
+class Paste(nn.Module):
+    """Stands in for SS-Net: the reference patch as the prediction, full weight."""
+
+    def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
+        return ref, torch.ones_like(ref)
+
+
+class Detail(nn.Module):
+    """Stands in for SS-Net: bicubic plus the reference patch's detail, full weight."""
+
+    def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
+        return bicubic + reference_detail(ref), torch.ones_like(ref)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--pairs", nargs="+", default=list(DEFAULT_PAIRS))
+    args = parser.parse_args(argv)
+    pairs = [p for p in validation_pairs(args.data, with_truth=False) if p.name in args.pairs]
+    if not pairs:
+        raise SystemExit(f"none of {args.pairs} among the validation pairs under {args.data}")
+    nets = refsr_models("cpu")
+    variants = {"refsr": nets, "paste": RefSRModels(nets.ccnet, nets.srresnet_nn, Paste()),
+                "detail": RefSRModels(nets.ccnet, nets.srresnet_nn, Detail())}
+    print(f"PSNR dB, x8, average fusion, CC-Net matches (+-100 px); {describe(torch.device('cpu'))}\n")
+    print("| pair | " + " | ".join(variants) + " |")
+    print("|---|" + "---:|" * len(variants))
+    for pair in pairs:
+        truth = crop_to_multiple(pair.target)
+        lr, ref = to_tensor(degrade(pair.target)), to_tensor(pair.reference)
+        scores = [psnr(to_image(refsr_super_resolve(lr, ref, models, fusion="average")[0][0]), truth)
+                  for models in variants.values()]
+        print(f"| {pair.name} | " + " | ".join(f"{v:.2f}" for v in scores) + " |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
