@@ -6,6 +6,11 @@
 - `reprocess`: re-run every scene of a store whose results are missing or were made with other
   weights; a second run finds everything up to date and writes nothing.
 
+Where the `reconstruct` tasks run is the parameter `reconstruct_on`: "local" (default) = this flow
+run's thread pool, one target at a time per device; "dask" = a subflow `reconstruct-on-dask` with
+prefect-dask's DaskTaskRunner on the cluster at `dask_address` (or $REFSR_DASK_ADDRESS), else on a
+loopback LocalCluster started for the run; evaluation then uses the same cluster.
+
 Run ids default to `<method>-<hash of settings and weights>`, so the same call resumes a run that
 was interrupted and re-does only the missing targets. What a run is (defaults, checks, reports,
 the up-to-date rule of `reprocess`) is refsr.runs; the flows only order the tasks.
@@ -13,18 +18,23 @@ the up-to-date rule of `reprocess`) is refsr.runs; the flows only order the task
 from __future__ import annotations
 
 import time
+from collections import Counter
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
+import dask
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipelines import compute
 from pipelines import tasks as T
 from refsr import methods, runs
 from refsr import store as st
 
 Pair = tuple[int, int]
 TargetsParam = Union[list[Pair], Literal["all"], None]
+ReconstructOn = Literal["local", "dask"]
 _RUNNER = ThreadPoolTaskRunner(max_workers=4)
 
 
@@ -34,36 +44,108 @@ def _device(device: str) -> str:
     return str(pick_device(device))
 
 
-def _run(store: str, opened: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
-         timings: dict[str, float]) -> dict:
-    """Reconstruct the pending targets of `opened` (open_run results), evaluate, report, finish."""
-    logger = get_run_logger()
-    rec = T.reconstruct_target
-    if device.startswith("cuda"):  # `prefect concurrency-limit create refsr-gpu 1` limits it across runs too
-        rec = rec.with_options(tags=["refsr-gpu"])
-    t0 = time.perf_counter()
-    futures = [(r, i, rec.submit(store, r["run_id"], r["scene"], i, device)) for r in opened for i in r["pending"]]
-    failures = []
-    for r, i, future in futures:
+def _target_device(device: str, reconstruct_on: ReconstructOn) -> str:
+    """The device a run's targets get: resolved here for this flow run, as asked for Dask workers (each resolves it)."""
+    return device if reconstruct_on == "dask" else _device(device)
+
+
+def _submit_targets(store: str, opened: list[dict], device: str, rec: Any) -> list[tuple[dict, int, Any]]:
+    """Submit task `rec` (reconstruct_target) for every pending target of `opened`: (run, index, future)."""
+    return [(r, i, rec.submit(store, r["run_id"], r["scene"], i, device)) for r in opened for i in r["pending"]]
+
+
+def _await_targets(submitted: list[tuple[dict, int, Any]]) -> dict:
+    """Wait for submitted reconstruct tasks: {"results": their dicts, "failures": one line per failed target}."""
+    results, failures = [], []
+    for r, i, future in submitted:
         future.wait()
-        if not future.state.is_completed():
+        if future.state.is_completed():
+            results.append(future.result())
+        else:
             err = future.state.result(raise_on_failure=False)
             failures.append(f"{r['scene']} target {i}: {err}")
-    timings["reconstruct_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in opened], dask_address,
-                           dask_workers)
-    timings["evaluate_s"] = time.perf_counter() - t0
+    return {"results": results, "failures": failures}
+
+
+@flow(name="refsr", flow_run_name="reconstruct-on-dask", log_prints=True)
+def reconstruct_on_dask(store: str, opened: list[dict], device: str,
+                        resources: Optional[dict[str, float]] = None) -> dict:
+    """Reconstruct the pending targets of `opened` (open_run results) with this flow's task runner.
+
+    A subflow: the caller gives it a DaskTaskRunner (`pipelines.compute.dask_task_runner`), so each
+    target is a Prefect task run on a Dask worker; `resources` (e.g. {"GPU": 1}) is each target's
+    demand on the workers. Failed targets are returned, not raised (see `_await_targets`).
+    """
+    with dask.annotate(resources=resources) if resources else nullcontext():
+        submitted = _submit_targets(store, opened, device, T.reconstruct_target)
+    return _await_targets(submitted)
+
+
+def _reconstruct(store: str, opened: list[dict], device: str, address: str | None) -> dict:
+    """Reconstruct the pending targets of `opened`: on the Dask scheduler at `address`, else in this flow run.
+
+    In this flow run the tasks share its thread pool, and on CUDA they are tagged `refsr-gpu`
+    (`prefect concurrency-limit create refsr-gpu 1` limits them across runs too).
+    """
+    if address is None:
+        rec = T.reconstruct_target
+        if device.startswith("cuda"):
+            rec = rec.with_options(tags=["refsr-gpu"])
+        return _await_targets(_submit_targets(store, opened, device, rec))
+    on_dask = reconstruct_on_dask.with_options(task_runner=compute.dask_task_runner(address))
+    return on_dask(store, opened, device, compute.target_resources(address, device))
+
+
+def _cluster_workers(dask_address: str | None, device: str, dask_workers: int | None) -> int | None:
+    """Workers of a local cluster that reconstructs: as asked, else one per core, but one on a CUDA host.
+
+    A CUDA host gets one worker process, as its device slot is per process. Not used (None) when
+    the cluster is an existing one.
+    """
+    if compute.scheduler_address(dask_address) or dask_workers:
+        return dask_workers
+    return 1 if _device(device).startswith("cuda") else None
+
+
+def _run(store: str, opened: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
+         timings: dict[str, float], reconstruct_on: ReconstructOn = "local") -> dict:
+    """Reconstruct the pending targets of `opened` (open_run results), evaluate, report, finish.
+
+    With `reconstruct_on="dask"` reconstruction and evaluation share one Dask cluster: the one at
+    `dask_address` (or $REFSR_DASK_ADDRESS), else a loopback LocalCluster started for this run.
+    """
+    logger = get_run_logger()
+    n_pending = sum(len(r["pending"]) for r in opened)
+    on_dask = reconstruct_on == "dask" and n_pending > 0
+    with ExitStack() as stack:
+        t0 = time.perf_counter()
+        address = dask_address
+        if on_dask:
+            workers = _cluster_workers(dask_address, device, dask_workers)
+            address = stack.enter_context(compute.dask_cluster(dask_address, workers, n_pending))
+            timings["cluster_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        done = _reconstruct(store, opened, device, address if on_dask else None)
+        timings["reconstruct_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in opened], address,
+                               dask_workers)
+        timings["evaluate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     reports = [T.report(store, r["run_id"], r["scene"]) for r in opened]
     finished = [T.finish(store, r["run_id"], r["scene"]) for r in opened]
     timings["report_s"] = time.perf_counter() - t0
+    placement = dict(Counter(d["worker"] for d in done["results"]))
+    logger.info("reconstructed %d target(s) %s in %d process(es): %s", len(done["results"]),
+                "on Dask" if on_dask else "in this flow run", len(placement),
+                ", ".join(f"{w} x{n}" for w, n in placement.items()) or "-")
     logger.info("timings (s): %s", ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     for rep in reports:
         logger.info("report of %s/%s: %s", rep["run_id"], rep["scene"], rep["report_dir"])
+    failures = done["failures"]
     summary = {"store": store, "runs": [{k: r[k] for k in ("run_id", "scene", "status", "n")} for r in opened],
-               "reconstructed": len(futures) - len(failures), "evaluated": evaluated, "reports": reports,
-               "finished": finished, "timings": timings}
+               "reconstructed": n_pending - len(failures), "reconstructed_by": placement, "evaluated": evaluated,
+               "reports": reports, "finished": finished, "timings": timings}
     if failures:
         raise RuntimeError(f"{len(failures)} target(s) failed (the others are stored; rerun to retry them): "
                            + "; ".join(failures))
@@ -80,6 +162,7 @@ def lf_reconstruct(
     method: Optional[str] = None,
     fusion: Literal["mask", "average"] = "mask",
     device: str = "auto",
+    reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
     dask_workers: Optional[int] = None,
     run_id: Optional[str] = None,
@@ -93,14 +176,14 @@ def lf_reconstruct(
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
     method = method or methods.default_method()
-    dev = _device(device)
+    dev = _target_device(device, reconstruct_on)
     t0 = time.perf_counter()
     ing = T.ingest_lightfield(source, store, scene)
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     run = T.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id)
     timings["open_run_s"] = time.perf_counter() - t0
-    return _run(store, [run], dev, dask_address, dask_workers, timings)
+    return _run(store, [run], dev, dask_address, dask_workers, timings, reconstruct_on)
 
 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
@@ -113,6 +196,7 @@ def sintel_reconstruct(
     method: Optional[str] = None,
     fusion: Literal["mask", "average"] = "mask",
     device: str = "auto",
+    reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
     dask_workers: Optional[int] = None,
     run_id: Optional[str] = None,
@@ -126,7 +210,7 @@ def sintel_reconstruct(
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
     method = method or methods.default_method()
-    dev = _device(device)
+    dev = _target_device(device, reconstruct_on)
     names = clips or [n for n, info in list_clips(source).items() if pass_name in info.passes]
     t0 = time.perf_counter()
     scenes = [T.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
@@ -134,7 +218,7 @@ def sintel_reconstruct(
     t0 = time.perf_counter()
     opened = [T.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
     timings["open_run_s"] = time.perf_counter() - t0
-    return _run(store, opened, dev, dask_address, dask_workers, timings)
+    return _run(store, opened, dev, dask_address, dask_workers, timings, reconstruct_on)
 
 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
@@ -143,6 +227,7 @@ def reprocess(
     method: Optional[str] = None,
     fusion: Literal["mask", "average"] = "mask",
     device: str = "auto",
+    reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
     dask_workers: Optional[int] = None,
 ) -> dict:
@@ -155,7 +240,7 @@ def reprocess(
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
     method = method or methods.default_method()
-    dev = _device(device)
+    dev = _target_device(device, reconstruct_on)
     weights = methods.method_weights(method)
     opened, fresh = [], []
     t0 = time.perf_counter()
@@ -172,7 +257,7 @@ def reprocess(
     logger.info("%d run(s) to (re)do, %d up to date: %s", len(opened), len(fresh), ", ".join(fresh) or "-")
     if not opened:
         return {"store": store, "runs": [], "up_to_date": fresh, "timings": timings}
-    return {**_run(store, opened, dev, dask_address, dask_workers, timings), "up_to_date": fresh}
+    return {**_run(store, opened, dev, dask_address, dask_workers, timings, reconstruct_on), "up_to_date": fresh}
 
 
 if __name__ == "__main__":

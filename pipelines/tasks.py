@@ -12,9 +12,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.compute import dask_client, device_slot
+from pipelines.compute import dask_client, device_slot, where
 from refsr import methods, runs
 from refsr import store as st
+from refsr.devices import pick_device
 from refsr.errors import InputError
 
 SAMPLE = "sample"  # `source` value for the embedded Motorcycle stereo pair
@@ -94,19 +95,26 @@ def _retry_transient(task_: Any, task_run: Any, state: Any) -> bool:
 def reconstruct_target(store: str, run_id: str, scene: str, index: int, device: str) -> dict:
     """Super-resolve target `index` of a run from its degraded HR and its reference; writes its own chunk.
 
-    A target already marked done (resumed run) is skipped.
+    Runs in the flow-run process (thread pool) or on a Dask worker (`reconstruct_on="dask"`); either
+    way one target at a time per device in a process. `device` ("auto" | "cpu" | "cuda...") is
+    resolved where the task runs. A target already marked done (resumed run) is skipped.
+
+    Returns:
+        {"index", "target", "status" ("done" | "skipped"), "device", "worker" ("<host>:<pid>")}.
     """
+    dev = str(pick_device(device))
+    placed = {"device": dev, "worker": where()}
     inputs = runs.target_inputs(store, run_id, scene, index)
     if inputs.done:
-        return {"index": index, "target": inputs.target, "status": "skipped"}
+        return {"index": index, "target": inputs.target, "status": "skipped", **placed}
     record = methods.METHODS.get(inputs.method)  # an unknown method: super_resolve says so
     options = {"fusion": inputs.fusion or "mask"} if record and "fusion" in record.options else {}
-    with device_slot(device):
-        out = methods.super_resolve(inputs.lr, inputs.reference, inputs.method, device=device,
+    with device_slot(dev):
+        out = methods.super_resolve(inputs.lr, inputs.reference, inputs.method, device=dev,
                                     return_confidence=inputs.confidence, **options)
     sr, confidence = out if inputs.confidence else (out, None)
     st.write_target(store, run_id, scene, index, sr, confidence)
-    return {"index": index, "target": inputs.target, "status": "done"}
+    return {"index": index, "target": inputs.target, "status": "done", **placed}
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)

@@ -63,9 +63,9 @@ def _sliding(lr: torch.Tensor, ref: torch.Tensor, *, progress: bool = False) -> 
     return sliding_super_resolve(shipped.load("srresnet_nn", lr.device), lr, progress=progress), None
 
 
-def _exemplar(lr: torch.Tensor, ref: torch.Tensor, *, search: int = 100) -> Result:
+def _exemplar(lr: torch.Tensor, ref: torch.Tensor, *, search: int = 100, progress: bool = False) -> Result:
     from refsr.baselines.exemplar import exemplar_super_resolve
-    return exemplar_super_resolve(lr, ref, search), None
+    return exemplar_super_resolve(lr, ref, search, progress=progress), None
 
 
 def refsr_models(device: torch.device | str):
@@ -81,9 +81,9 @@ def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search:
                                precision=precision)
 
 
-def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis") -> Result:
+def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progress: bool = False) -> Result:
     from refsr.baselines.flow_warp import flow_warp_super_resolve
-    return flow_warp_super_resolve(lr, ref, flow)
+    return flow_warp_super_resolve(lr, ref, flow, progress=progress)
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -94,10 +94,10 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("srresnet-nn", "SRResNet+NN", _srresnet("srresnet_nn"), weights=("srresnet_nn",)),
     Method("srresnet-nn-sliding", "SRResNet+NN+sliding", _sliding, weights=("srresnet_nn",),
            options=frozenset({"progress"})),
-    Method("exemplar", "Exemplar (gradient matches, pasted, averaged)", _exemplar, options=frozenset({"search"}),
-           uses_reference=True),
+    Method("exemplar", "Exemplar (gradient matches, pasted, averaged)", _exemplar,
+           options=frozenset({"search", "progress"}), uses_reference=True),
     Method("flow-warp", "Flow-warp (OpenCV flow, blended with bicubic)", _flow_warp, confidence=True,
-           back_project=10, options=frozenset({"flow"}), uses_reference=True),
+           back_project=10, options=frozenset({"flow", "progress"}), uses_reference=True),
 )}
 
 
@@ -141,7 +141,7 @@ def _record(method: str, options: dict[str, object]) -> Method:
 
 @torch.no_grad()
 def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, device: str = "auto",
-                  back_project: int | None = None, return_confidence: bool = False,
+                  back_project: int | None = None, return_confidence: bool = False, progress: bool = False,
                   **options: object) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
     """Super-resolve uint8 LR (h, w, 3) x8 with the uint8 HR reference.
 
@@ -152,8 +152,10 @@ def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, dev
         device: 'auto' | 'cpu' | 'cuda' (refsr.devices.pick_device).
         back_project: back-projection iterations after the method (None: the method's `back_project`).
         return_confidence: also return the method's per-pixel confidence (None for methods without one).
+        progress: show progress bars on stderr: the method's (for methods with the "progress" option) and
+            back-projection's.
         **options: the method's own options (`METHODS[method].options`): fusion ('mask' | 'average'),
-            search (HR pixels), flow ('dis' | 'farneback'), progress (bool), precision ('auto' | 'fp32' | 'bf16').
+            search (HR pixels), flow ('dis' | 'farneback'), precision ('auto' | 'fp32' | 'bf16').
 
     Returns:
         uint8 (8h, 8w, 3); with `return_confidence`, (that image, float32 (8h, 8w) or None).
@@ -162,12 +164,14 @@ def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, dev
         ValueError: for an unknown method, or an option the method does not take.
     """
     record = _record(method, options)
+    if progress and "progress" in record.options:
+        options = {**options, "progress": True}
     dev = pick_device(device)
     lr_t = to_tensor(lr, dev)
     sr, confidence = record.run(lr_t, to_tensor(ref, dev), **options)
     iterations = record.back_project if back_project is None else back_project
     if iterations:
-        sr = back_project_fn(sr, lr_t, iterations)
+        sr = back_project_fn(sr, lr_t, iterations, progress=progress)
     image = to_image(sr[0])
     if not return_confidence:
         return image

@@ -67,3 +67,14 @@ def test_other_scales():
     lr = downsample(hr.clone(), 4)
     sr = upsample(lr, 4, "bicubic").clamp(0, 1)
     assert _residual(back_project(sr, lr, 5, scale=4), lr, 4) < 0.2 * _residual(sr, lr, 4)
+
+
+def test_progress_shows_the_iterations_and_changes_nothing(capsys):
+    hr = _smooth_hr(seed=6)
+    lr = downsample(hr.clone(), 8)
+    sr = upsample(lr, 8, "bicubic").clamp(0, 1)
+    quiet = back_project(sr, lr, 4)
+    assert capsys.readouterr().err == ""
+    shown = back_project(sr, lr, 4, progress=True)
+    assert "back-project" in capsys.readouterr().err
+    assert torch.equal(quiet, shown)

@@ -238,14 +238,172 @@ def test_image_round_trip_and_mask(tmp_path: Path) -> None:
     assert np.array_equal(read_image(tmp_path / "m.png"), np.repeat(mask[..., None], 3, axis=2))
 
 
-def test_partial_hci_grid(tmp_path: Path) -> None:
-    image = np.full((64, 64, 3), 7, np.uint8)
-    for index in (0, 4, 7):  # max index 7 -> 3x3 grid
-        write_image(tmp_path / f"input_Cam{index:03d}.png", image)
-    lf = read_hci(tmp_path)
-    assert lf.grid == (3, 3) and lf.disparity is None
-    assert lf.present.sum() == 3 and lf.present[1, 1] and lf.present[2, 1]
-    assert (2, 2) in lf.missing and not lf.views[2, 2].any()
+# --- light-field grids: fixed by the names, never re-indexed; missing views kept as not present ----------
+
+
+def hci_folder(folder: Path, cameras, size: int = 64) -> Path:
+    """An HCI-named folder of synthetic views: input_CamNNN.png is filled with the value NNN."""
+    folder.mkdir(exist_ok=True)
+    for n in cameras:
+        write_image(folder / f"input_Cam{n:03d}.png", np.full((size, size, 3), n, np.uint8))
+    return folder
+
+
+def view_numbers(lf: LightField) -> np.ndarray:
+    """The camera number each grid position holds (its fill value), -1 where not present."""
+    return np.where(lf.present, lf.views[:, :, 0, 0, 0].astype(int), -1)
+
+
+def missing_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "refsr.io.lightfield" and r.levelname == "WARNING"]
+
+
+def test_hci_missing_last_rows_keep_the_9x9_grid(tmp_path: Path, caplog) -> None:
+    lf = read_hci(hci_folder(tmp_path / "scene", range(63)))  # rows 7 and 8 (Cam063..Cam080) absent
+    assert lf.grid == (9, 9) and lf.reader == "hci"
+    expected = np.arange(81).reshape(9, 9)
+    expected[7:] = -1
+    assert np.array_equal(view_numbers(lf), expected)  # Cam009 stays (1, 0): nothing is re-indexed
+    assert lf.missing == [(u, v) for u in (7, 8) for v in range(9)] and not lf.views[7:].any()
+    (line,) = missing_warnings(caplog)
+    assert line.startswith(f"{tmp_path / 'scene'}: 18 of 81 views of the 9x9 grid missing, kept as not present: "
+                           "input_Cam063.png (7, 0); input_Cam064.png (7, 1); ")
+    assert line.endswith("input_Cam080.png (8, 8)") and "\n" not in line
+
+
+def test_hci_missing_centre_view_is_reported(tmp_path: Path, caplog) -> None:
+    lf = read_lightfield(hci_folder(tmp_path / "scene", [n for n in range(81) if n != 40]))
+    assert lf.missing == [(4, 4)] and view_numbers(lf)[4, 5] == 41
+    (line,) = missing_warnings(caplog)
+    assert line.endswith("1 of 81 views of the 9x9 grid missing, kept as not present: "
+                         "input_Cam040.png (4, 4) = centre view")
+
+
+def test_a_complete_grid_says_nothing(tmp_path: Path, caplog) -> None:
+    lf = read_hci(hci_folder(tmp_path / "scene", range(81)))
+    assert lf.missing == [] and np.array_equal(view_numbers(lf), np.arange(81).reshape(9, 9))
+    assert missing_warnings(caplog) == []
+
+
+def test_sparse_hci_views_stay_where_their_numbers_put_them(tmp_path: Path) -> None:
+    lf = read_hci(hci_folder(tmp_path, (0, 4, 7)))
+    assert lf.grid == (9, 9) and lf.disparity is None
+    assert [(u, v) for u, v in zip(*np.nonzero(lf.present))] == [(0, 0), (0, 4), (0, 7)]
+    assert view_numbers(lf)[0, 7] == 7 and not lf.views[2, 2].any()
+
+
+def test_hci_grid_from_parameters_cfg(tmp_path: Path) -> None:
+    folder = hci_folder(tmp_path, range(15))
+    (folder / "parameters.cfg").write_text("[intrinsics]\nimage_resolution_x_px = 64\n\n"
+                                           "[extrinsics]\nnum_cams_x = 5\nnum_cams_y = 3\nbaseline_mm = 50%\n")
+    lf = read_hci(folder)
+    assert lf.grid == (3, 5) and lf.missing == []
+    assert np.array_equal(view_numbers(lf), np.arange(15).reshape(3, 5))  # row-major: Cam007 is (1, 2)
+
+
+def test_hci_camera_beyond_the_grid_is_refused(tmp_path: Path) -> None:
+    folder = hci_folder(tmp_path, (0, 81))
+    with raises_naming("input_Cam081.png") as err:
+        read_hci(folder)
+    assert "camera 81 is beyond the 9x9 grid of HCI scenes without parameters.cfg (cameras 0..80)" in str(err.value)
+    (folder / "parameters.cfg").write_text("[extrinsics]\nnum_cams_x = 3\nnum_cams_y = 3\n")
+    (folder / "input_Cam081.png").unlink()
+    hci_folder(folder, [9])
+    with raises_naming("input_Cam009.png") as err:
+        read_hci(folder)
+    assert "beyond the 3x3 grid by parameters.cfg (cameras 0..8)" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["num_cams_x = 9\n", "[extrinsics]\nnum_cams_x = 9\n",
+                                  "[extrinsics]\nnum_cams_x = nine\nnum_cams_y = 9\n",
+                                  "[extrinsics]\nnum_cams_x = 0\nnum_cams_y = 9\n"])
+def test_unusable_parameters_cfg_is_refused(tmp_path: Path, text: str) -> None:
+    folder = hci_folder(tmp_path, [0])
+    (folder / "parameters.cfg").write_text(text)
+    with raises_naming("parameters.cfg") as err:
+        read_hci(folder)
+    assert "\n" not in str(err.value)
+
+
+def test_two_files_for_one_view_are_refused(tmp_path: Path) -> None:
+    folder = hci_folder(tmp_path / "hci", [40])
+    write_image(folder / "input_Cam40.png", np.zeros((64, 64, 3), np.uint8))
+    with raises_naming("hci") as err:
+        read_hci(folder)
+    assert "input_Cam040.png and input_Cam40.png are both view (4, 4)" in str(err.value)
+    folder = tmp_path / "uv"
+    for name in ("0_1.png", "00_01.png"):
+        write_image(folder / name, np.zeros((64, 64, 3), np.uint8))
+    with raises_naming("uv") as err:
+        read_uv_folder(folder)
+    assert "are both view (0, 1)" in str(err.value)
+
+
+def test_uv_folder_hole_is_kept_as_not_present(tmp_path: Path, caplog) -> None:
+    for u in range(3):
+        for v in range(2):
+            if (u, v) != (1, 1):
+                write_image(tmp_path / f"{u}_{v}.png", np.full((64, 64, 3), 10 * u + v, np.uint8))
+    lf = read_lightfield(tmp_path)
+    assert lf.grid == (3, 2) and lf.missing == [(1, 1)]
+    assert np.array_equal(view_numbers(lf), [[0, 1], [10, -1], [20, 21]])
+    (line,) = missing_warnings(caplog)
+    assert line.endswith("1 of 6 views of the 3x2 grid missing, kept as not present: 1_1.png (1, 1) = centre view")
+
+
+def test_hdf5_missing_views_are_reported_naming_the_file(tmp_path: Path, caplog) -> None:
+    lf = read_hci(hci_folder(tmp_path / "scene", [n for n in range(81) if n != 80]))
+    write_hdf5(tmp_path / "lf.h5", lf)
+    caplog.clear()
+    back = read_hdf5(tmp_path / "lf.h5")
+    assert back.missing == [(8, 8)] and np.array_equal(back.views, lf.views)
+    (line,) = missing_warnings(caplog)
+    assert line == f"{tmp_path / 'lf.h5'}: 1 of 81 views of the 9x9 grid missing, kept as not present: (8, 8)"
+
+
+def test_hdf5_present_mask_must_fit_the_views(tmp_path: Path) -> None:
+    views = np.ones((2, 2, 64, 64, 3), np.uint8)
+    path = tmp_path / "bad.h5"
+    for present in ([[True, False], [True, True]], [[False, False], [False, False]]):
+        with h5py.File(path, "w") as f:
+            f["views"] = views
+            f["present"] = np.array(present)
+        with raises_naming("bad.h5") as err:
+            read_hdf5(path)
+        assert "missing" in str(err.value)
+    with h5py.File(path, "w") as f:
+        f["views"] = views
+        f["disparity"] = np.zeros((64, 64), np.float32)
+        f.attrs["disparity_view"] = np.array([2, 0])
+    with raises_naming("bad.h5") as err:
+        read_hdf5(path)
+    assert "disparity_view (2, 0) is outside the 2x2 grid" in str(err.value)
+
+
+def test_real_hci_scene_with_missing_rows_and_centre(hci_antinous: Path, tmp_path: Path, caplog) -> None:
+    keep = [n for n in range(63) if n != 40]
+    for n in keep + ["gt_disp_lowres.pfm"]:
+        name = n if isinstance(n, str) else f"input_Cam{n:03d}.png"
+        (tmp_path / name).symlink_to(hci_antinous / name)
+    lf = read_lightfield(tmp_path)
+    assert lf.grid == (9, 9) and len(lf.missing) == 19 and (4, 4) in lf.missing and lf.disparity_view == (4, 4)
+    assert np.array_equal(lf.views[1, 0], read_image(hci_antinous / "input_Cam009.png"))
+    (line,) = missing_warnings(caplog)
+    assert "19 of 81 views" in line and "input_Cam040.png (4, 4) = centre view" in line
+
+
+@pytest.mark.parametrize("kind", ["hci", "hdf5"])
+def test_light_field_reading_shows_progress_only_when_asked(tmp_path: Path, capsys, kind: str) -> None:
+    path = hci_folder(tmp_path / "scene", range(81))
+    if kind == "hdf5":
+        write_hdf5(tmp_path / "lf.h5", read_hci(path))
+        path = tmp_path / "lf.h5"
+    capsys.readouterr()
+    quiet = read_lightfield(path)
+    assert capsys.readouterr().err == ""
+    shown = read_lightfield(path, progress=True)
+    assert "views" in capsys.readouterr().err
+    assert np.array_equal(quiet.views, shown.views)
 
 
 # --- bad inputs: each raises InputError naming the file -----------------------------------

@@ -148,3 +148,53 @@ def test_method_weights_of_an_unknown_method() -> None:
     with pytest.raises(InputError) as err:
         method_weights("bicubik")
     assert err.value.path == "method" and err.value.problem.startswith("unknown method 'bicubik'; choose from refsr, ")
+
+
+# ---------------------------------------------------------------- progress
+
+@pytest.mark.parametrize("method", ["exemplar", "flow-warp"])
+def test_progress_is_shown_when_asked_and_changes_nothing(method: str, capsys) -> None:
+    quiet = super_resolve(LR, REF, method, device="cpu", back_project=2)
+    assert capsys.readouterr().err == ""
+    shown = super_resolve(LR, REF, method, device="cpu", back_project=2, progress=True)
+    err = capsys.readouterr().err
+    assert method in err and "back-project" in err
+    np.testing.assert_array_equal(quiet, shown)
+
+
+def test_back_projection_progress_for_a_method_without_its_own(capsys) -> None:
+    quiet = super_resolve(LR, REF, "bicubic", device="cpu", back_project=3)
+    shown = super_resolve(LR, REF, "bicubic", device="cpu", back_project=3, progress=True)
+    assert "back-project" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet, shown)
+
+
+def test_progress_reaches_only_the_run_functions_that_take_it(monkeypatch) -> None:
+    seen = {}
+
+    def run(lr, ref, *, flow: str = "dis", progress: bool = False):
+        seen["progress"] = progress
+        return METHODS["bicubic"].run(lr, ref)
+
+    monkeypatch.setitem(METHODS, "flow-warp", dataclasses.replace(METHODS["flow-warp"], run=run))
+    super_resolve(LR, REF, "flow-warp", device="cpu", back_project=0, progress=True)
+    assert seen == {"progress": True}
+    super_resolve(LR, REF, "flow-warp", device="cpu", back_project=0)
+    assert seen == {"progress": False}
+    super_resolve(LR, REF, "bicubic", device="cpu", progress=True)  # bicubic's run takes no options
+
+
+def test_exemplar_matches_are_those_of_one_gradient_search() -> None:
+    import torch
+
+    from refsr.baselines.exemplar import SEARCH_TILE, gradient_matches
+    from refsr.matching import match_tensors
+    from refsr.tensors import to_tensor
+
+    lr_up = to_tensor(upsample_image(_image(24, 20, seed=2)), "cpu")  # 192 rows of centres: 3 rows of bins
+    ref = to_tensor(_image(160, 150, seed=3), "cpu")
+    ys, xs = torch.meshgrid(torch.arange(4, 192, 6), torch.arange(4, 160, 6), indexing="ij")
+    centers = torch.stack([ys, xs], -1).reshape(-1, 2)
+    assert len(torch.unique(centers[:, 0].clamp(0, 159) // SEARCH_TILE)) == 3
+    found = gradient_matches(lr_up, ref, centers, search=20)
+    assert torch.equal(found, match_tensors(lr_up, ref, centers, "gradient", 20))

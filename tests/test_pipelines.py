@@ -96,12 +96,63 @@ def harness():
 
 @pytest.fixture(scope="module")
 def dask_address():
-    """A 2-worker, 1-thread loopback Dask cluster shared by the harness tests (passed as dask_address)."""
-    from dask.distributed import LocalCluster
+    """A loopback Dask cluster shared by the harness tests (passed as dask_address).
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", silence_logs=40) as cluster:
+    Two single-threaded worker processes; the one named "gpu" declares a `GPU` resource, the one
+    named "cpu" none.
+    """
+    from distributed import Nanny, Scheduler, SpecCluster
+
+    def worker(**resources) -> dict:
+        return {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "resources": resources,
+                                          "silence_logs": 40}}
+
+    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}}
+    with SpecCluster(scheduler=scheduler, workers={"gpu": worker(GPU=1), "cpu": worker()},
+                     silence_logs=40) as cluster:
         yield cluster.scheduler_address
+
+
+def _workers(address: str) -> dict[str, dict]:
+    """The workers of the Dask cluster at `address`: {"<host>:<pid>" (as reconstruct tasks record it): resources}."""
+    from dask.distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        pids = client.run(os.getpid)
+        info = client.scheduler_info()["workers"]
+    return {f"{socket.gethostname()}:{pid}": info[addr].get("resources", {}) for addr, pid in pids.items()}
+
+
+def _children() -> set[int]:
+    """Pids of this process's child processes."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.add(int(entry.name))
+    return found
+
+
+def _same_results(a: Path, run_a: str, b: Path, run_b: str, scene: str) -> None:
+    """Each target of run `run_b` (store `b`) has the SR image, bit-identical, and metrics of its view in `run_a` (`a`).
+
+    When both runs have the same targets, their `sr` chunk files are byte-identical too.
+    """
+    ga, gb = st.run_group(a, run_a, scene), st.run_group(b, run_b, scene)
+    targets_a = [tuple(int(x) for x in t) for t in ga["targets"][...]]
+    targets_b = [tuple(int(x) for x in t) for t in gb["targets"][...]]
+    for j, t in enumerate(targets_b):
+        i = targets_a.index(t)
+        assert np.array_equal(np.asarray(ga["sr"][i]), np.asarray(gb["sr"][j])), t
+        assert [float(ga[k][i]) for k in st.METRICS] == [float(gb[k][j]) for k in st.METRICS], t
+    if targets_a == targets_b:
+        chunks_a, chunks_b = Path(a, "runs", run_a, scene, "sr"), Path(b, "runs", run_b, scene, "sr")
+        assert {p.relative_to(chunks_a): p.read_bytes() for p in chunks_a.rglob("*") if p.is_file()} == \
+            {p.relative_to(chunks_b): p.read_bytes() for p in chunks_b.rglob("*") if p.is_file()}
 
 
 def _check_run(store: Path, run_id: str, scene: str, shape: tuple[int, ...], expect: int, ssim_of: int = 1) -> None:
@@ -263,3 +314,64 @@ def test_reprocess_reruns_stale_weights_and_is_idempotent(tmp_path: Path, harnes
     third = reprocess(**kwargs)
     assert third["runs"] == [] and third["up_to_date"] == [f"grid:{new_id}"]
     assert _snapshot(store) == before
+
+
+# ---------------------------------------------------------------- reconstruction on a Dask cluster
+
+def test_reconstruct_on_dask_matches_the_local_path(tmp_path: Path, harness, dask_address, small_grid) -> None:
+    from pipelines.flows import lf_reconstruct
+
+    kwargs = dict(source=str(small_grid), scene="grid", targets="all", method="bicubic", device="cpu",
+                  dask_address=dask_address)
+    local = lf_reconstruct(store=str(tmp_path / "local.zarr"), **kwargs)
+    on_dask = lf_reconstruct(store=str(tmp_path / "dask.zarr"), reconstruct_on="dask", **kwargs)
+    assert local["reconstructed_by"] == {f"{socket.gethostname()}:{os.getpid()}": 8}  # the flow-run process
+    workers = _workers(dask_address)
+    assert on_dask["reconstructed"] == 8 and sum(on_dask["reconstructed_by"].values()) == 8
+    assert set(on_dask["reconstructed_by"]) == set(workers)  # both worker processes, none else
+    assert "cluster_s" not in local["timings"] and "cluster_s" in on_dask["timings"]
+    (run,) = on_dask["runs"]
+    assert run["run_id"] == local["runs"][0]["run_id"]
+    _check_run(tmp_path / "dask.zarr", run["run_id"], "grid", (256, 256, 3), 8)
+    _same_results(tmp_path / "local.zarr", run["run_id"], tmp_path / "dask.zarr", run["run_id"], "grid")
+
+
+def test_reconstruct_on_dask_targets_ask_for_a_declared_gpu(tmp_path: Path, harness, dask_address,
+                                                            small_grid) -> None:
+    from pipelines import compute
+    from pipelines.flows import lf_reconstruct
+
+    assert compute.target_resources(dask_address, "cpu") is None
+    assert compute.target_resources(dask_address, "auto") == {"GPU": 1}
+    # device "auto" (resolved on the worker: this host has no CUDA) asks each target for the one
+    # GPU the "gpu" worker declares: every target runs there, one at a time.
+    out = lf_reconstruct(source=str(small_grid), store=str(tmp_path / "gpu.zarr"), scene="grid",
+                         targets=[[0, 1], [1, 1], [2, 2]], method="bicubic", device="auto",
+                         reconstruct_on="dask", dask_address=dask_address)
+    gpu = [w for w, resources in _workers(dask_address).items() if resources.get("GPU")]
+    assert out["reconstructed_by"] == {gpu[0]: 3}
+    g = st.run_group(tmp_path / "gpu.zarr", out["runs"][0]["run_id"], "grid")
+    assert g.attrs["device"] == "auto" and bool(np.asarray(g["done"][...]).all())
+
+
+def test_reconstruct_on_a_local_dask_cluster(tmp_path: Path, harness, small_grid) -> None:
+    from pipelines.flows import lf_reconstruct
+
+    kwargs = dict(source=str(small_grid), scene="grid", method="bicubic", device="cpu")
+    local = lf_reconstruct(store=str(tmp_path / "local.zarr"), targets="all", **kwargs)
+    before = _children()
+    store = tmp_path / "lc.zarr"
+    # No address: a loopback LocalCluster of one single-threaded worker per target (at most one per core).
+    out = lf_reconstruct(store=str(store), targets=[[1, 1], [2, 2]], reconstruct_on="dask", dask_workers=2, **kwargs)
+    assert out["reconstructed"] == 2 and out["evaluated"] == 2 and "cluster_s" in out["timings"]
+    here = f"{socket.gethostname()}:{os.getpid()}"
+    assert sum(out["reconstructed_by"].values()) == 2 and here not in out["reconstructed_by"]
+    assert _children() <= before, "Dask worker processes left running"
+    run_id = out["runs"][0]["run_id"]
+    _check_run(store, run_id, "grid", (256, 256, 3), 2)
+    _same_results(tmp_path / "local.zarr", local["runs"][0]["run_id"], store, run_id, "grid")
+    # Again: nothing pending, so no cluster is started and nothing is written.
+    snap = _snapshot(store)
+    again = lf_reconstruct(store=str(store), targets=[[1, 1], [2, 2]], reconstruct_on="dask", **kwargs)
+    assert again["reconstructed"] == 0 and again["reconstructed_by"] == {} and "cluster_s" not in again["timings"]
+    assert _snapshot(store) == snap

@@ -7,6 +7,7 @@ import cv2
 import kornia
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from refsr.degrade import SCALE, downsample, upsample
 from refsr.tensors import to_image, to_tensor
@@ -42,16 +43,33 @@ def _fit(ref: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 @torch.no_grad()
 def flow_warp_super_resolve(lr: torch.Tensor, ref: torch.Tensor, algorithm: str = "dis",
-                            scale: int = SCALE) -> tuple[torch.Tensor, torch.Tensor]:
-    """float LR (1, 3, h, w) + HR reference -> (SR (1, 3, 8h, 8w), confidence (8h, 8w) in [0, 1])."""
+                            scale: int = SCALE, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Super-resolve float LR x`scale` by warping the reference along the flow from the upsampled input.
+
+    Args:
+        lr: the LR input (1, 3, h, w) in [0, 1].
+        ref: the HR reference (1, 3, H, W) in [0, 1], cropped or edge-padded to (8h, 8w).
+        algorithm: the OpenCV flow, one of ALGORITHMS.
+        scale: the SR factor.
+        progress: show a progress bar of the stages (blur, flow, warp, blend) on stderr.
+
+    Returns:
+        (SR (1, 3, 8h, 8w), confidence (8h, 8w) in [0, 1]).
+    """
     h, w = lr.shape[-2:]
-    bicubic = upsample(lr, scale, "bicubic").clamp(0, 1)
-    ref_np = _fit(to_image(ref[0]), (h * scale, w * scale))
-    ref_t = to_tensor(ref_np, lr.device)
-    blurry = upsample(downsample(ref_t, scale), scale, "bicubic").clamp(0, 1)
-    flow = dense_flow(to_image(bicubic[0]), to_image(blurry[0]), algorithm)
-    warped = to_tensor(warp(ref_np, flow), lr.device)
-    return blend_where_lr_agrees(warped, lr, bicubic, scale)
+    with tqdm(total=4, desc="flow-warp", unit="stage", disable=not progress, leave=False) as bar:
+        bicubic = upsample(lr, scale, "bicubic").clamp(0, 1)
+        ref_np = _fit(to_image(ref[0]), (h * scale, w * scale))
+        ref_t = to_tensor(ref_np, lr.device)
+        blurry = upsample(downsample(ref_t, scale), scale, "bicubic").clamp(0, 1)
+        bar.update()
+        flow = dense_flow(to_image(bicubic[0]), to_image(blurry[0]), algorithm)
+        bar.update()
+        warped = to_tensor(warp(ref_np, flow), lr.device)
+        bar.update()
+        result = blend_where_lr_agrees(warped, lr, bicubic, scale)
+        bar.update()
+    return result
 
 
 def blend_where_lr_agrees(warped: torch.Tensor, lr: torch.Tensor, fallback: torch.Tensor,

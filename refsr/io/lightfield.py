@@ -1,13 +1,16 @@
 """Light fields as a (U, V) grid of views: HCI folders, <u>_<v>.png folders, HDF5, stereo pairs."""
 from __future__ import annotations
 
-import math
+import configparser
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
+from tqdm.auto import tqdm
 
 from refsr.errors import InputError
 from refsr.io.atomic import atomic_path
@@ -22,9 +25,15 @@ The pixel of view (u, v) showing centre pixel (y, x) is at (y + s*d*(u - c), x +
 The same convention holds for stereo_pair: left pixel (y, x) is at (y, x - d) in the right view (v = 1).
 """
 
+HCI_GRID = (9, 9)
+"""Camera grid (rows, columns) of the HCI 4D Light Field Benchmark, used when parameters.cfg is absent."""
+HCI_PARAMETERS = "parameters.cfg"
+
 _HCI_NAME = re.compile(r"input_Cam(\d+)\.png")
 _UV_NAME = re.compile(r"(\d+)_(\d+)\.png")
 HDF5_SUFFIXES = (".h5", ".hdf5")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,11 +58,21 @@ class LightField:
         return [(int(u), int(v)) for u, v in zip(*np.nonzero(~self.present))]
 
 
-def _assemble(files: dict[tuple[int, int], Path], grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Read the view files into a (U, V, H, W, 3) array; all views must share one size."""
+def _assemble(files: dict[tuple[int, int], Path], grid: tuple[int, int],
+              progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Read the view files into a (U, V, H, W, 3) array; all views must share one size.
+
+    Args:
+        files: the file of each grid position (u, v) that has one.
+        grid: (U, V).
+        progress: show a progress bar of the views read on stderr.
+
+    Returns:
+        (views uint8 (U, V, H, W, 3), zeros where no file; present bool (U, V)).
+    """
     views = present = None
     first: Path | None = None
-    for (u, v), path in sorted(files.items()):
+    for (u, v), path in tqdm(sorted(files.items()), desc="views", unit="view", disable=not progress, leave=False):
         image = read_image(path)
         if views is None:
             require_min_size(path, image.shape)
@@ -87,35 +106,137 @@ def _matching(folder: Path, pattern: re.Pattern) -> list[tuple[re.Match, Path]]:
     return [(m, p) for p in sorted(folder.iterdir()) if (m := pattern.fullmatch(p.name))]
 
 
-def read_hci(folder: str | Path) -> LightField:
-    """Read an HCI 4D benchmark scene: input_CamNNN.png (NNN = row*N + col) and gt_disp_lowres.pfm.
+def _by_position(folder: Path, found: list[tuple[tuple[int, int], Path]]) -> dict[tuple[int, int], Path]:
+    """{(u, v): file}, refusing two files for one grid position (e.g. 0_1.png and 00_01.png)."""
+    files: dict[tuple[int, int], Path] = {}
+    for position, path in found:
+        if position in files:
+            raise InputError(folder, f"{files[position].name} and {path.name} are both view {position}")
+        files[position] = path
+    return files
 
-    N is ceil(sqrt(largest index + 1)); missing views are recorded in `present`.
+
+def missing_views_line(lf: LightField, where: str | Path | None = None,
+                       label: Callable[[int, int], str] | None = None) -> str | None:
+    """One line naming the grid positions of `lf` without a view, or None when every view is there.
+
+    Args:
+        lf: the light field.
+        where: what the line starts with (default `lf.source`).
+        label: how to name position (u, v) (default "(u, v)"); the centre view (U // 2, V // 2) is marked.
+
+    Returns:
+        e.g. "<where>: 2 of 81 views of the 9x9 grid missing, kept as not present:
+        input_Cam040.png (4, 4) = centre view; input_Cam080.png (8, 8)" (on one line).
+    """
+    missing = lf.missing
+    if not missing:
+        return None
+    rows, cols = lf.grid
+    centre = (rows // 2, cols // 2)
+    names = [" ".join(filter(None, (label(u, v) if label else "", f"({u}, {v})",
+                                    "= centre view" if (u, v) == centre else "")))
+             for u, v in missing]
+    return (f"{where or lf.source}: {len(missing)} of {rows * cols} views of the {rows}x{cols} grid missing, "
+            f"kept as not present: {'; '.join(names)}")
+
+
+def _report_missing(lf: LightField, where: str | Path | None = None,
+                    label: Callable[[int, int], str] | None = None) -> LightField:
+    """Log `missing_views_line` as a warning (one line on stderr where logging is not configured); `lf`."""
+    line = missing_views_line(lf, where, label)
+    if line:
+        log.warning("%s", line)
+    return lf
+
+
+def hci_grid(folder: str | Path) -> tuple[int, int]:
+    """The camera grid (rows, columns) of an HCI scene: parameters.cfg [extrinsics], else HCI_GRID.
+
+    Raises:
+        InputError: naming parameters.cfg when it is there but does not give num_cams_y and num_cams_x >= 1.
+    """
+    path = Path(folder) / HCI_PARAMETERS
+    if not path.is_file():
+        return HCI_GRID
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+        grid = (parser.getint("extrinsics", "num_cams_y"), parser.getint("extrinsics", "num_cams_x"))
+    except (OSError, UnicodeDecodeError, ValueError, configparser.Error) as err:
+        problem = " ".join(str(err).split())
+        raise InputError(path, f"cannot read num_cams_y and num_cams_x of [extrinsics] ({problem})") from None
+    if min(grid) < 1:
+        raise InputError(path, f"num_cams_y x num_cams_x is {grid[0]}x{grid[1]}; expected at least 1x1")
+    return grid
+
+
+def _hci_files(folder: Path, found: list[tuple[re.Match, Path]],
+               grid: tuple[int, int]) -> dict[tuple[int, int], Path]:
+    """{(u, v): file} with u, v = divmod(NNN, columns); a camera number beyond the grid is an error."""
+    rows, cols = grid
+    said = f"by {HCI_PARAMETERS}" if (folder / HCI_PARAMETERS).is_file() else f"of HCI scenes without {HCI_PARAMETERS}"
+    for m, path in found:
+        if int(m.group(1)) >= rows * cols:
+            raise InputError(path, f"camera {int(m.group(1))} is beyond the {rows}x{cols} grid {said} "
+                                   f"(cameras 0..{rows * cols - 1})")
+    return _by_position(folder, [(divmod(int(m.group(1)), cols), path) for m, path in found])
+
+
+def read_hci(folder: str | Path, progress: bool = False) -> LightField:
+    """Read an HCI 4D benchmark scene: input_CamNNN.png views and the centre view's gt_disp_lowres.pfm.
+
+    The grid is `hci_grid` (9x9 unless parameters.cfg says otherwise) and camera NNN is view
+    (NNN // columns, NNN % columns), whichever files are there: a missing view never moves another. Missing
+    views are zeros with `present` False, and a warning names them.
+
+    Args:
+        folder: the scene folder.
+        progress: show a progress bar of the views read on stderr.
+
+    Raises:
+        InputError: naming the folder or file: no views, a camera number beyond the grid, two files for one
+            camera, an unreadable view or parameters.cfg, views or disparity of different sizes.
     """
     folder = Path(folder)
     found = _matching(folder, _HCI_NAME)
     if not found:
         raise InputError(folder, "no input_CamNNN.png views found")
-    n = math.isqrt(max(int(m.group(1)) for m, _ in found)) + 1  # == ceil(sqrt(max + 1))
-    files = {divmod(int(m.group(1)), n): p for m, p in found}
-    views, present = _assemble(files, (n, n))
+    grid = hci_grid(folder)
+    views, present = _assemble(_hci_files(folder, found, grid), grid, progress)
     disparity = _optional_disparity(folder / "gt_disp_lowres.pfm", views.shape[2:])
-    return LightField(views, present, disparity, (n // 2, n // 2) if disparity is not None else None,
-                      str(folder), "hci")
+    centre = (grid[0] // 2, grid[1] // 2)
+    lf = LightField(views, present, disparity, centre if disparity is not None else None, str(folder), "hci")
+    return _report_missing(lf, folder, lambda u, v: f"input_Cam{u * grid[1] + v:03d}.png")
 
 
-def read_uv_folder(folder: str | Path) -> LightField:
-    """Read views named <u>_<v>.png (grid = largest index + 1) and an optional centre-view disparity.pfm."""
+def read_uv_folder(folder: str | Path, progress: bool = False) -> LightField:
+    """Read views named <u>_<v>.png and an optional centre-view disparity.pfm.
+
+    The grid is (largest u + 1, largest v + 1), each view at the position its name gives; positions without a
+    file are zeros with `present` False, and a warning names them. Missing last rows or columns cannot be told
+    from a smaller grid.
+
+    Args:
+        folder: the folder of views.
+        progress: show a progress bar of the views read on stderr.
+
+    Raises:
+        InputError: naming the folder or file: no views, two files for one position, an unreadable view,
+            views or disparity of different sizes.
+    """
     folder = Path(folder)
     found = _matching(folder, _UV_NAME)
     if not found:
         raise InputError(folder, "no <u>_<v>.png views found")
-    files = {(int(m.group(1)), int(m.group(2))): p for m, p in found}
+    files = _by_position(folder, [((int(m.group(1)), int(m.group(2))), p) for m, p in found])
     grid = (max(u for u, _ in files) + 1, max(v for _, v in files) + 1)
-    views, present = _assemble(files, grid)
+    views, present = _assemble(files, grid, progress)
     disparity = _optional_disparity(folder / "disparity.pfm", views.shape[2:])
-    return LightField(views, present, disparity,
-                      (grid[0] // 2, grid[1] // 2) if disparity is not None else None, str(folder), "uv-folder")
+    lf = LightField(views, present, disparity, (grid[0] // 2, grid[1] // 2) if disparity is not None else None,
+                    str(folder), "uv-folder")
+    return _report_missing(lf, folder, lambda u, v: f"{u}_{v}.png")
 
 
 def _find_views_dataset(f: h5py.File) -> str | None:
@@ -127,31 +248,75 @@ def _find_views_dataset(f: h5py.File) -> str | None:
     return names[0] if names else None
 
 
-def read_hdf5(path: str | Path, dataset: str | None = None) -> LightField:
-    """Read a (U, V, H, W, 3) uint8 dataset (`dataset`, else "views", else the first 5-D uint8 one).
+def _views_dataset(path: Path, f: h5py.File, dataset: str | None) -> h5py.Dataset:
+    """The uint8 (U, V, H, W, 3) views dataset: `dataset`, else "views", else the first 5-D uint8 one."""
+    name = dataset or _find_views_dataset(f)
+    if name is None:
+        raise InputError(path, "no 5-D uint8 (U, V, H, W, 3) views dataset found")
+    if name not in f or not isinstance(f[name], h5py.Dataset):
+        raise InputError(path, f"no dataset {name!r}")
+    ds = f[name]
+    if ds.ndim != 5 or ds.shape[4] != 3 or ds.dtype != np.uint8:
+        raise InputError(path, f"dataset {name!r} is {ds.dtype} {ds.shape}; expected uint8 (U, V, H, W, 3)")
+    require_min_size(path, ds.shape[2:4])
+    return ds
 
-    Optional datasets "present" (bool (U, V)) and "disparity" (float (H, W)); attrs source, disparity_view.
+
+def _read_views(ds: h5py.Dataset, progress: bool) -> np.ndarray:
+    """The whole dataset, read one view (one chunk as write_hdf5 lays it out) at a time."""
+    views = np.empty(ds.shape, np.uint8)
+    positions = list(np.ndindex(*ds.shape[:2]))
+    for u, v in tqdm(positions, desc="views", unit="view", disable=not progress, leave=False):
+        views[u, v] = ds[u, v]
+    return views
+
+
+def _present(path: Path, f: h5py.File, views: np.ndarray) -> np.ndarray:
+    """The "present" mask (all True without one); a view it calls missing must be all zeros."""
+    if "present" not in f:
+        return np.ones(views.shape[:2], bool)
+    present = np.asarray(f["present"][()], bool)
+    if present.shape != views.shape[:2]:
+        raise InputError(path, f"'present' has shape {present.shape}, expected {views.shape[:2]}")
+    if not present.any():
+        raise InputError(path, "'present' marks every view missing")
+    holding = [(int(u), int(v)) for u, v in zip(*np.nonzero(~present)) if views[u, v].any()]
+    if holding:
+        raise InputError(path, f"'present' marks views {', '.join(map(str, holding))} missing but they hold pixels")
+    return present
+
+
+def _disparity_view(path: Path, attrs: dict, grid: tuple[int, int]) -> tuple[int, int]:
+    """attrs["disparity_view"] (default the centre view), which must lie inside the grid."""
+    dv = attrs.get("disparity_view")
+    view = (int(dv[0]), int(dv[1])) if dv is not None else (grid[0] // 2, grid[1] // 2)
+    if not (0 <= view[0] < grid[0] and 0 <= view[1] < grid[1]):
+        raise InputError(path, f"disparity_view {view} is outside the {grid[0]}x{grid[1]} grid")
+    return view
+
+
+def read_hdf5(path: str | Path, dataset: str | None = None, progress: bool = False) -> LightField:
+    """Read a light field from HDF5, as write_hdf5 writes it.
+
+    Args:
+        path: the .h5/.hdf5 file.
+        dataset: the uint8 (U, V, H, W, 3) views (default "views", else the first 5-D uint8 dataset).
+        progress: show a progress bar of the views read on stderr.
+
+    Optional datasets "present" (bool (U, V); views it marks missing must be zeros, and a warning names them)
+    and "disparity" (float (H, W)); attrs source, disparity_view (default the centre view).
+
+    Raises:
+        InputError: naming the file: unreadable, no views dataset, or "present" / "disparity" /
+            disparity_view that do not fit the views.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file not found")
     try:
         with h5py.File(path, "r") as f:
-            name = dataset or _find_views_dataset(f)
-            if name is None:
-                raise InputError(path, "no 5-D uint8 (U, V, H, W, 3) views dataset found")
-            if name not in f or not isinstance(f[name], h5py.Dataset):
-                raise InputError(path, f"no dataset {name!r}")
-            ds = f[name]
-            if ds.ndim != 5 or ds.shape[4] != 3 or ds.dtype != np.uint8:
-                raise InputError(path, f"dataset {name!r} is {ds.dtype} {ds.shape}; expected uint8 (U, V, H, W, 3)")
-            require_min_size(path, ds.shape[2:4])
-            views = ds[()]
-            present = np.ones(views.shape[:2], bool)
-            if "present" in f:
-                present = np.asarray(f["present"][()], bool)
-                if present.shape != views.shape[:2]:
-                    raise InputError(path, f"'present' has shape {present.shape}, expected {views.shape[:2]}")
+            views = _read_views(_views_dataset(path, f, dataset), progress)
+            present = _present(path, f, views)
             disparity = None
             if "disparity" in f:
                 disparity = np.asarray(f["disparity"][()], np.float32)
@@ -160,12 +325,10 @@ def read_hdf5(path: str | Path, dataset: str | None = None) -> LightField:
             attrs = dict(f.attrs)
     except OSError as err:
         raise InputError(path, f"not a readable HDF5 file ({err})") from None
-    disparity_view = None
-    if disparity is not None:
-        dv = attrs.get("disparity_view")
-        disparity_view = (int(dv[0]), int(dv[1])) if dv is not None else (views.shape[0] // 2, views.shape[1] // 2)
+    disparity_view = _disparity_view(path, attrs, views.shape[:2]) if disparity is not None else None
     source = attrs.get("source")
-    return LightField(views, present, disparity, disparity_view, str(source) if source else str(path), "hdf5")
+    lf = LightField(views, present, disparity, disparity_view, str(source) if source else str(path), "hdf5")
+    return _report_missing(lf, path)
 
 
 def write_hdf5(path: str | Path, lf: LightField) -> None:
@@ -253,24 +416,31 @@ def motorcycle_sample() -> LightField:
     return stereo_pair(left, right, disparity, source="skimage.data.stereo_motorcycle")
 
 
-def read_lightfield(path: str | Path) -> LightField:
+def read_lightfield(path: str | Path, progress: bool = False) -> LightField:
     """Read a light field or stereo pair, choosing the reader from what `path` is.
 
     .h5/.hdf5 file -> HDF5; folder with input_CamNNN.png -> HCI; with <u>_<v>.png -> uv-folder;
     with im2.png and im6.png -> Middlebury stereo.
+
+    Args:
+        path: the file or folder.
+        progress: show a progress bar of the views read on stderr (light fields; a stereo pair is two files).
+
+    Raises:
+        InputError: naming the file or folder when it is none of these, or its reader refuses it.
     """
     path = Path(path)
     if path.is_file():
         if path.suffix.lower() in HDF5_SUFFIXES:
-            return read_hdf5(path)
+            return read_hdf5(path, progress=progress)
         raise InputError(path, "expected an .h5/.hdf5 file or a folder of views")
     if not path.is_dir():
         raise InputError(path, "not found")
     names = [p.name for p in path.iterdir()]
     if any(_HCI_NAME.fullmatch(n) for n in names):
-        return read_hci(path)
+        return read_hci(path, progress)
     if any(_UV_NAME.fullmatch(n) for n in names):
-        return read_uv_folder(path)
+        return read_uv_folder(path, progress)
     if "im2.png" in names and "im6.png" in names:
         return read_middlebury(path)
     raise InputError(path, "no light field found: expected input_CamNNN.png (HCI), <u>_<v>.png views, "
