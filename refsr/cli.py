@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import traceback
 from functools import partial
 from pathlib import Path
@@ -85,10 +87,10 @@ def cmd_sr(args: argparse.Namespace) -> int:
     method = METHODS[args.method]
     if method.uses_reference:
         require_min_size(args.ref, ref.shape)
-    given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "progress": _is_tty(),
-             "precision": args.precision}
+    given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "precision": args.precision}
     options = {k: v for k, v in given.items() if k in method.options}  # the others do not apply to it
-    sr = super_resolve(lr, ref, args.method, device=args.device, back_project=args.back_project, **options)
+    sr = super_resolve(lr, ref, args.method, device=args.device, back_project=args.back_project,
+                       progress=_is_tty(), **options)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)
     if sr.shape != want or sr.dtype != np.uint8:
         raise RuntimeError(f"method {args.method!r} returned {sr.dtype} {sr.shape}, expected uint8 {want}")
@@ -149,7 +151,7 @@ def cmd_ingest_lightfield(args: argparse.Namespace) -> int:
     path = Path(args.path)
     name = args.name or (path.stem if path.is_file() else path.resolve().name)
     _say(f"reading {path}")
-    lf = read_lightfield(path)
+    lf = read_lightfield(path, progress=_is_tty())
     result = ingest_lightfield(args.store, name, lf, overwrite=args.overwrite)
     u, v, h, w, _ = lf.views.shape
     print(f"{name}: {result} ({lf.reader}, grid {u}x{v}, views {h}x{w})")
@@ -157,9 +159,19 @@ def cmd_ingest_lightfield(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from refsr.store import INFO_ROWS, describe, open_store
+    import json
 
-    print(describe(open_store(args.store, "r"), max_rows=None if args.all else INFO_ROWS))
+    from refsr.store import INFO_ROWS, inspect_store, open_store, render
+
+    info = inspect_store(open_store(args.store, "r"), verify=args.verify)
+    if args.json:
+        print(json.dumps(info, indent=1))
+    else:
+        print(render(info, max_rows=None if args.all else INFO_ROWS))
+    problems = info["problems"]
+    if problems:  # damage: one line naming the first file, exit 2
+        more = f" (and {len(problems) - 1} more problem(s); refsr info --json lists them)" if len(problems) > 1 else ""
+        raise InputError(problems[0]["path"], problems[0]["problem"] + more)
     return 0
 
 
@@ -254,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print the scenes, arrays and runs of a store; opens it read-only.")
     p.add_argument("store", metavar="S.zarr", help="the store")
     p.add_argument("--all", action="store_true", help="list every target of each run (default: the first few)")
+    p.add_argument("--json", action="store_true", help="print the same information as JSON (NaN metrics: null)")
+    p.add_argument("--verify", action="store_true",
+                   help="also decode every chunk and re-check each scene's source_sha256 (reads everything)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", parents=[common], help="train a network (forwards to refsr.train)",
@@ -265,10 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STORE_COMMANDS = ("ingest", "info")
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    from refsr.io.atomic import Interrupted
+
+    raise Interrupted(signum)
+
+
+def _settle_store_io() -> None:
+    """After an interrupt: let Zarr's pending I/O end, so that exit prints no asyncio warnings."""
+    store = sys.modules.get("refsr.store")
+    if store is not None:
+        store.settle_io()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `refsr` command; returns the exit code (2 bad input, 1 other failure)."""
+    """Run the `refsr` command; returns the exit code (2 bad input, 1 other failure, 130 after SIGINT;
+    `ingest` and `info` also 143 after SIGTERM)."""
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
+    # Store commands stop on SIGTERM as on SIGINT (the store is left whole either way).
+    handled = args.command in STORE_COMMANDS and threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _raise_interrupted) if handled else None
     try:
         return args.func(args)
     except InputError as err:
@@ -276,15 +311,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _say(f"refsr: error: {err.path}: {err.problem}")
         return 2
-    except KeyboardInterrupt:
-        _say("refsr: interrupted")
-        return 130
+    except KeyboardInterrupt as err:
+        _settle_store_io()
+        signum = getattr(err, "signum", signal.SIGINT)
+        _say(f"refsr: interrupted ({signal.Signals(signum).name})")
+        return 128 + signum
     except Exception as err:
         if debug:
             traceback.print_exc()
         message = " ".join(str(err).split()) or type(err).__name__
         _say(f"refsr: error: {message}")
         return 1
+    finally:
+        if handled and argv is None:  # the `refsr` command is done: a late signal must not break the exit
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif handled and before is not None:
+            signal.signal(signal.SIGTERM, before)
 
 
 if __name__ == "__main__":

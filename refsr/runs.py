@@ -260,11 +260,16 @@ class TargetInputs:
 
 
 def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetInputs:
-    """The inputs of target `index` of a run (images read only when it is not done yet)."""
+    """The inputs of target `index` of a run (images read only when it is not done yet).
+
+    A target not done yet is claimed for this process (`refsr.store.claim_target`): while another
+    process computes it, this waits and then reports it done, so concurrent identical runs compute
+    each target once.
+    """
     g = st.run_group(store, run_id, scene)
     attrs = dict(g.attrs)
     target = [int(x) for x in g["targets"][index]]
-    done = bool(g["done"][index])
+    done = bool(g["done"][index]) or not st.claim_target(store, run_id, scene, index)
     common = dict(index=int(index), target=target, done=done, method=attrs["method"], fusion=attrs.get("fusion"),
                   confidence="confidence" in g)
     if done:
@@ -283,14 +288,21 @@ def unevaluated_targets(store: Store, run_id: str, scene: str) -> list[int]:
 def evaluate_target(store: Store, run_id: str, scene: str, index: int) -> dict:
     """PSNR, PSNR-Y and SSIM of done target `index` against its ground truth, stored in its own chunks.
 
+    Holds the target's evaluation claim (`refsr.store.metrics_claim`) meanwhile; a target whose
+    metrics are stored already (another process evaluated it) is not evaluated again: its stored
+    scores are returned.
+
     Returns:
         {"index", "target", "psnr", "psnr_y", "ssim"}.
     """
     g = st.run_group(store, run_id, scene)
     target = [int(x) for x in g["targets"][index]]
-    sr, hr = np.asarray(g["sr"][index]), truth(store, scene, target)
-    scores = {"psnr": metrics.psnr(sr, hr), "psnr_y": metrics.psnr_y(sr, hr), "ssim": metrics.ssim(sr, hr)}
-    st.write_metrics(store, run_id, scene, index, **scores)
+    with st.metrics_claim(store, run_id, scene, index) as evaluate:
+        if not evaluate:
+            return {"index": int(index), "target": target, **{k: float(g[k][index]) for k in st.METRICS}}
+        sr, hr = np.asarray(g["sr"][index]), truth(store, scene, target)
+        scores = {"psnr": metrics.psnr(sr, hr), "psnr_y": metrics.psnr_y(sr, hr), "ssim": metrics.ssim(sr, hr)}
+        st.write_metrics(store, run_id, scene, index, **scores)
     return {"index": int(index), "target": target, **scores}
 
 

@@ -1,21 +1,42 @@
 """The Zarr v3 store of conventions.md: ingested scenes and SR runs, never half-written.
 
 Layout: `scenes/<scene>/` (views or frames + ground truth) and `runs/<run_id>/<scene>/` (one
-`sr` chunk per target, metrics, a `done` flag per target). A scene or a run group is written
-under a hidden temporary name (`.tmp-...`) next to its final place and renamed into place only
-when complete. `source_sha256` is the sha256 of the decoded arrays as stored (name, dtype, shape
-and bytes of each, in name order): it ignores file encoding and paths, and it can be re-checked
-from the store alone (`scene_sha256`).
+`sr` chunk per target, metrics, a `done` flag per target); `.refsr/` holds the store lock and the
+per-target claims (not Zarr data). `source_sha256` is the sha256 of the decoded arrays as stored
+(name, dtype, shape and bytes of each, in name order): it ignores file encoding and paths, and it
+can be re-checked from the store alone (`scene_sha256`).
+
+What is guaranteed, with several processes writing one store and any of them interrupted (SIGINT,
+SIGTERM, kill -9) at any point:
+
+- A new store appears complete or not at all: it is built under `.<store>.tmp-<hex>` next to its
+  final place and renamed into place.
+- A scene or a run group is written under a hidden staging name (`.tmp-<name>-<hex>`) and put in
+  place by one rename, or by one atomic exchange with the folder it replaces: readers see the old
+  folder or the new one, never a mix. A chunk or metadata file is replaced atomically (Zarr).
+- Putting scenes and run groups in place happens under the store lock (`.refsr/lock`, flock), so
+  of two processes ingesting one scene, the second finds it there (`unchanged`) or refuses; a
+  scene that unfinished runs read is never replaced.
+- A target's `done` flag is written after its SR image, `psnr` after the other metrics, and a
+  run's `finished` last: each marks work that is complete.
+- A target is computed by one process at a time (`claim_target`, `metrics_claim`): a second
+  process waits for it and then skips it, so identical concurrent runs do the work once.
+- Staging folders of killed writers are unlocked, hence told apart from live ones; the next write
+  removes them (`staging_folders` lists them for `refsr info`).
+- In the main thread, SIGINT and SIGTERM stop a write between two chunk rows (never inside Zarr
+  I/O); the staging folder is removed and the interrupt raised.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import os
 import re
-import shutil
-import uuid
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,15 +44,22 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.storage import LocalStore
 
 from refsr import __version__
 from refsr.errors import InputError
+from refsr.io.atomic import (checkpoint, deferred_interrupts, exchange, file_lock, is_staging, remove_if_stale,
+                             restore_set_aside, staged_folder, staging_is_live, try_lock)
 
 SCENES, RUNS = "scenes", "runs"
+LOCKS = ".refsr"  # the store lock and the claims; hidden, not Zarr
+EVERY_CHUNK = "every_chunk_stored"  # scene attribute: every chunk is on disk, so a missing one is damage
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_CHUNK_KEY = re.compile(r"(^|/)c(/\d+)+$")
 # Attributes that make a run what it is; a resumed run must agree on all of them.
 RUN_IDENTITY = ("method", "weights", "reference", "fusion", "params", "targets")
 METRICS = ("psnr", "psnr_y", "ssim")
+CLAIM_POLL_S = 0.2  # how often a process waiting for another's claim looks again
 
 StoreLike = str | Path | zarr.Group
 
@@ -68,60 +96,183 @@ def _root(store: str | Path) -> Path:
     return Path(store)
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _node(path: Path) -> dict | None:
+    """The parsed `zarr.json` of folder `path`; None where there is none; InputError where it is corrupt."""
+    meta = path / "zarr.json"
+    try:
+        text = meta.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        node = json.loads(text)
+        if not isinstance(node, dict) or node.get("node_type") not in ("group", "array"):
+            raise ValueError("no node_type group or array")
+    except ValueError as err:
+        raise InputError(meta, f"corrupt Zarr metadata ({_one_line(err)})") from None
+    return node
+
+
 def _is_group(path: Path) -> bool:
     try:
-        return json.loads((path / "zarr.json").read_text()).get("node_type") == "group"
-    except (OSError, ValueError):
+        node = _node(path)
+    except InputError:
         return False
+    return node is not None and node.get("node_type") == "group"
 
 
-def _ensure_group(path: Path) -> None:
-    """Create an empty Zarr v3 group at `path` unless one is there (parents must be groups already)."""
-    if not _is_group(path):
-        zarr.open_group(str(path), mode="a", zarr_format=3)
+def _children(folder: Path, problems: list[dict] | None = None) -> list[str]:
+    """Names of the groups in `folder` (not hidden), sorted; a corrupt one goes to `problems` or raises."""
+    try:
+        entries = sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    except FileNotFoundError:
+        return []
+    names = []
+    for name in entries:
+        try:
+            node = _node(folder / name)
+        except InputError as err:
+            if problems is None:
+                raise
+            problems.append({"path": err.path, "problem": err.problem})
+            continue
+        if node is not None and node.get("node_type") == "group":
+            names.append(name)
+    return names
 
 
-def _ensure_store(root: Path) -> None:
-    """Make `root` a refsr store (root, `scenes` and `runs` groups); refuse a non-Zarr folder."""
-    if root.exists() and not _is_group(root):
-        if not root.is_dir() or any(root.iterdir()):
-            raise InputError(root, "exists but is not a Zarr v3 store")
-    _ensure_group(root)
-    _ensure_group(root / SCENES)
-    _ensure_group(root / RUNS)
+def _store_root(g: zarr.Group) -> Path:
+    """The folder of group `g` (a Zarr LocalStore)."""
+    return Path(g.store.root) / g.path if g.path else Path(g.store.root)
+
+
+def _every_chunk(array: zarr.Array) -> zarr.Array:
+    """`array` writing every chunk, even one equal to the fill value, so that a missing chunk means damage."""
+    return array.with_config({"write_empty_chunks": True})
+
+
+# ---------------------------------------------------------------- the store lock and staging folders
+
+@contextmanager
+def store_lock(root: str | Path) -> Iterator[None]:
+    """Hold the store's inter-process lock (`.refsr/lock`): scene swaps and run creation take it."""
+    folder = Path(root) / LOCKS
+    folder.mkdir(exist_ok=True)
+    with file_lock(folder / "lock"):
+        yield
+
+
+def _staging_places(root: Path) -> list[Path]:
+    runs = root / RUNS
+    try:
+        run_folders = [runs / e.name for e in os.scandir(runs) if e.is_dir() and not e.name.startswith(".")]
+    except FileNotFoundError:
+        run_folders = []
+    return [root / SCENES, runs, *sorted(run_folders)]
+
+
+def staging_folders(store: str | Path) -> list[tuple[Path, bool]]:
+    """(path, live) of every staging folder of the store and of half-made copies of it next to it.
+
+    A live one is being written by a running process; the others are leftovers of killed writers,
+    removed by the next write.
+    """
+    root = Path(store)
+    found = []
+    for place in _staging_places(root):
+        try:
+            found += [place / e.name for e in os.scandir(place) if e.is_dir() and is_staging(e.name)]
+        except FileNotFoundError:
+            pass
+    found += sorted(root.parent.glob(f".{root.name}.tmp-*"))
+    return [(p, staging_is_live(p)) for p in found]
+
+
+def _clean_stale(root: Path) -> None:
+    """Remove the staging folders of killed writers and restore a scene moved aside by a killed swap.
+
+    Call it holding `store_lock`: swaps happen under it, so a `.old-` folder is never in use then.
+    """
+    for place in _staging_places(root):
+        if place.is_dir():
+            restore_set_aside(place)
+    for path, live in staging_folders(root):
+        if not live:
+            remove_if_stale(path)
+
+
+def _abandoned(root: Path) -> bool:
+    """Whether folder `root` holds nothing but the skeleton and staging folders of an unfinished store."""
+    try:
+        top = {e.name for e in os.scandir(root)}
+        if not top or "zarr.json" in top or not top <= {SCENES, RUNS, LOCKS}:
+            return False
+        for sub in top & {SCENES, RUNS}:
+            rest = [e.name for e in os.scandir(root / sub) if e.name != "zarr.json"]
+            if any(not is_staging(n) or staging_is_live(root / sub / n) for n in rest):
+                return False
+    except NotADirectoryError:
+        return False
+    return True
+
+
+def _check_store(root: Path) -> None:
+    """Refuse a `root` that is neither a store, nor absent, nor an empty folder (or an abandoned one)."""
+    if not root.exists():
+        return
+    node = _node(root)  # a corrupt zarr.json is an InputError naming it
+    if node is not None and node.get("node_type") == "group":
+        return
+    if not root.is_dir():
+        raise InputError(root, "exists but is not a Zarr v3 store (not a folder)")
+    if any(root.iterdir()) and not _abandoned(root):
+        raise InputError(root, "exists but is not a Zarr v3 store (no group zarr.json)")
+
+
+def _init_store(path: Path) -> None:
+    """Make empty folder `path` an empty store: root, `scenes` and `runs` groups, the lock folder."""
+    g = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    g.create_group(SCENES)
+    g.create_group(RUNS)
+    (path / LOCKS).mkdir()
 
 
 @contextmanager
-def _staged(final: Path) -> Iterator[zarr.Group]:
-    """Yield a new group under a hidden temporary name next to `final`; rename it into place on success.
+def _staged_store(root: Path) -> Iterator[Path]:
+    """An empty store staged next to `root` as `.<name>.tmp-<hex>`, locked by this process for the block."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with staged_folder(root.parent, f".{root.name}.tmp-") as tmp:
+        _init_store(tmp)
+        yield tmp
 
-    An existing `final` is replaced (moved aside, then deleted) only after the new group is complete.
+
+def _put_store(staged: Path, root: Path) -> bool:
+    """Rename staged store `staged` onto `root` (absent or an empty folder); False if `root` is a store by now.
+
+    Creators of stores in one folder take turns on that folder's lock for the check and the rename.
     """
-    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        yield zarr.open_group(str(tmp), mode="w-", zarr_format=3)
-        if final.exists():
-            old = final.parent / f".old-{final.name}-{uuid.uuid4().hex[:8]}"
-            os.rename(final, old)
-            try:
-                os.rename(tmp, final)
-            except BaseException:
-                os.rename(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    checkpoint()
+    with file_lock(root.parent):
+        for other in root.parent.glob(f".{root.name}.tmp-*"):
+            if other != staged:
+                remove_if_stale(other)  # half-made copies of killed creators
+        if _is_group(root):
+            return False
+        if root.is_dir() and _abandoned(root):
+            _remove_abandoned(root)
+        os.rename(staged, root)
+    return True
 
 
-def _add_array(group: zarr.Group, name: str, data: np.ndarray, dims: Sequence[str],
-               chunks: Sequence[int] | None = None, fill_value: Any = 0) -> None:
-    """Create `name` with `dimension_names` and write `data` (never sharded)."""
-    data = np.asarray(data)
-    array = group.create_array(name, shape=data.shape, dtype=data.dtype, chunks=tuple(chunks or data.shape),
-                               dimension_names=tuple(dims), fill_value=fill_value)
-    array[...] = data
+def _remove_abandoned(root: Path) -> None:
+    for sub in (SCENES, RUNS):
+        for path in (root / sub).glob(".*"):
+            remove_if_stale(path)
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
 
 
 # ---------------------------------------------------------------- opening and reading
@@ -131,7 +282,11 @@ def open_store(path: str | Path, mode: str = "r") -> zarr.Group:
     root = Path(path)
     if not root.exists():
         raise InputError(root, "no such store")
-    if not _is_group(root):
+    node = _node(root) if root.is_dir() else None
+    if node is None or node.get("node_type") != "group":
+        if root.is_dir() and _abandoned(root):
+            raise InputError(root, "not a Zarr v3 store: only the staging folders of an interrupted ingest "
+                                   "(the next ingest starts it afresh)")
         raise InputError(root, "not a Zarr v3 store (no group zarr.json)")
     return zarr.open_group(str(root), mode=mode)
 
@@ -140,32 +295,43 @@ def _group(store: StoreLike) -> zarr.Group:
     return store if isinstance(store, zarr.Group) else open_store(store, "r")
 
 
-def _visible(group: zarr.Group) -> list[str]:
-    return sorted(k for k in group.group_keys() if not k.startswith("."))
-
-
 def scene_names(store: StoreLike) -> list[str]:
     """Names of the complete scenes in the store, sorted."""
-    g = _group(store)
-    return _visible(g[SCENES]) if SCENES in g else []
+    return _children(_store_root(_group(store)) / SCENES)
 
 
 def run_names(store: StoreLike) -> list[tuple[str, str]]:
     """(run_id, scene) of every run group in the store, sorted."""
-    g = _group(store)
-    if RUNS not in g:
-        return []
-    return [(r, s) for r in _visible(g[RUNS]) for s in _visible(g[f"{RUNS}/{r}"])]
+    runs = _store_root(_group(store)) / RUNS
+    return [(r, s) for r in _children(runs) for s in _children(runs / r)]
+
+
+class _EveryChunkStore(LocalStore):
+    """A LocalStore of a scene whose every chunk was written at ingest: a missing chunk is an error, not zeros."""
+
+    async def get(self, key: str, prototype: Any = None, byte_range: Any = None) -> Any:
+        value = await super().get(key, prototype, byte_range)
+        if value is None and _CHUNK_KEY.search(key):
+            raise InputError(self.root / key, "missing chunk: it was stored at ingest and is gone (the scene is "
+                                              "damaged; ingest it again with --overwrite)")
+        return value
 
 
 def scene(store: StoreLike, name: str) -> zarr.Group:
-    """The group `scenes/<name>`; a missing scene is an InputError naming the store."""
+    """The group `scenes/<name>` (read-only); a missing scene is an InputError naming the store.
+
+    In a scene ingested with every chunk stored, reading a missing chunk is an InputError naming
+    the file (not the fill value).
+    """
     g = _group(store)
     key = f"{SCENES}/{name}"
     if name.startswith(".") or key not in g:
         raise InputError(g.store.root if hasattr(g.store, "root") else str(g.store),
                          f"no scene {name!r} (scenes: {', '.join(scene_names(g)) or 'none'})")
-    return g[key]
+    group = g[key]
+    if group.attrs.get(EVERY_CHUNK) and isinstance(g.store, LocalStore):
+        return zarr.open_group(store=_EveryChunkStore(_store_root(g) / key, read_only=True), mode="r")
+    return group
 
 
 def read_view(store: StoreLike, name: str, u: int, v: int) -> np.ndarray:
@@ -184,37 +350,133 @@ def scene_sha256(store: StoreLike, name: str) -> str:
     return content_sha256({k: np.asarray(g[k][...]) for k in g.array_keys()})
 
 
+def settle_io(timeout: float = 5.0) -> None:
+    """Cancel Zarr I/O still in flight (after an interrupt) and wait for it, so that the process exits quietly.
+
+    Zarr runs its I/O as tasks on its own event loop; an interrupt that stops the thread waiting for
+    them leaves them pending, and closing the loop at exit then prints `Task was destroyed but it
+    is pending!` for each.
+    """
+    from zarr.core import sync as zsync
+
+    loop = zsync.loop[0]
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout)
+    except Exception:  # noqa: BLE001 - best effort on the way out
+        pass
+
+
 # ---------------------------------------------------------------- ingesting scenes
+
+def _add_array(group: zarr.Group, name: str, data: np.ndarray, dims: Sequence[str],
+               chunks: Sequence[int] | None = None, fill_value: Any = 0) -> None:
+    """Create `name` with `dimension_names` and write `data` (never sharded, every chunk stored).
+
+    Written one row of chunks at a time, with an interrupt checkpoint after each.
+    """
+    data = np.asarray(data)
+    chunks = tuple(chunks or data.shape)
+    array = group.create_array(name, shape=data.shape, dtype=data.dtype, chunks=chunks, dimension_names=tuple(dims),
+                               fill_value=fill_value, config={"write_empty_chunks": True})
+    step = chunks[0] if data.ndim else 0
+    if not step or step >= data.shape[0]:
+        array[...] = data
+    else:
+        for start in range(0, data.shape[0], step):
+            array[start:start + step] = data[start:start + step]
+            checkpoint()
+    checkpoint()
+
+
+def _unfinished_runs(root: Path, name: str) -> list[str]:
+    """Ids of the runs of scene `name` without a `finished` stamp."""
+    runs = root / RUNS
+    busy = []
+    for run_id in _children(runs):
+        node = _node(runs / run_id / name)
+        if node is not None and not node.get("attributes", {}).get("finished"):
+            busy.append(run_id)
+    return busy
+
+
+def _decide(root: Path, name: str, sha: str, overwrite: bool) -> str | None:
+    """"unchanged" when scene `name` already holds content `sha`; None when it may be written; else InputError."""
+    node = _node(root / SCENES / name)
+    if node is None:
+        if (root / SCENES / name).exists():
+            raise InputError(root / SCENES / name, "exists but is not a Zarr group; move it away")
+        return None
+    old = node.get("attributes", {}).get("source_sha256")
+    if old == sha:
+        return "unchanged"
+    if not overwrite:
+        raise InputError(root, f"scene {name!r} already exists with different content "
+                               f"(source_sha256 {str(old)[:12]}… vs {sha[:12]}…); "
+                               "ask to overwrite it (--overwrite) or choose another name")
+    busy = _unfinished_runs(root, name)
+    if busy:
+        raise InputError(root, f"scene {name!r} is not replaced: unfinished runs read it ({', '.join(busy)}); "
+                               f"finish them, or delete runs/<run>/{name} of those no longer running")
+    return None
+
+
+def _write_scene(folder: Path, arrays: dict[str, tuple], attrs: dict[str, Any]) -> None:
+    """Write a scene group into empty folder `folder` (its attributes last)."""
+    g = zarr.open_group(str(folder), mode="w-", zarr_format=3)
+    for key, (data, dims, chunks, fill) in arrays.items():
+        _add_array(g, key, data, dims, chunks, fill)
+    g.attrs.update(attrs)
+
+
+def _put_scene(root: Path, name: str, staged: Path, sha: str, overwrite: bool) -> str:
+    """Put staged scene `staged` in place as `scenes/<name>` under the store lock (rechecking `_decide`)."""
+    with store_lock(root):
+        _clean_stale(root)
+        final = root / SCENES / name
+        status = _decide(root, name, sha, overwrite)
+        if status:
+            return status
+        if final.exists():
+            exchange(staged, final)  # the old scene is now at `staged`, deleted with it
+            return "replaced"
+        os.rename(staged, final)
+        return "ingested"
+
 
 def _ingest(store: str | Path, name: str, arrays: dict[str, tuple], attrs: dict[str, Any],
             overwrite: bool) -> str:
     """Write scene `name` all-or-nothing; returns "ingested", "replaced" or "unchanged"."""
     root = _root(store)
     check_name("scene", name)
+    _check_store(root)
     sha = content_sha256({k: spec[0] for k, spec in arrays.items()})
-    final = root / SCENES / name
-    replaced = _is_group(final)
-    if replaced:
-        old = zarr.open_group(str(final), mode="r").attrs.get("source_sha256")
-        if old == sha:
-            return "unchanged"
-        if not overwrite:
-            raise InputError(root, f"scene {name!r} already exists with different content "
-                                   f"(source_sha256 {str(old)[:12]}… vs {sha[:12]}…); "
-                                   "ask to overwrite it (--overwrite) or choose another name")
-    existed = root.exists()
-    try:
-        _ensure_store(root)
-        with _staged(final) as g:
-            for key, (data, dims, chunks, fill) in arrays.items():
-                _add_array(g, key, data, dims, chunks, fill)
-            g.attrs.update(json_round_trip({**attrs, "source_sha256": sha, "ingested_at": _now(),
-                                            "refsr_version": __version__}))
-    except BaseException:
-        if not existed:
-            shutil.rmtree(root, ignore_errors=True)
-        raise
-    return "replaced" if replaced else "ingested"
+    if _is_group(root):
+        early = _decide(root, name, sha, overwrite)
+        if early:
+            return early
+    attrs = json_round_trip({**attrs, "source_sha256": sha, "ingested_at": _now(), "refsr_version": __version__,
+                             EVERY_CHUNK: True})
+    with deferred_interrupts():
+        if not _is_group(root):
+            with _staged_store(root) as tmp:
+                staged = tmp / SCENES / name
+                staged.mkdir()
+                _write_scene(staged, arrays, attrs)
+                if _put_store(tmp, root):
+                    return "ingested"
+                return _put_scene(root, name, staged, sha, overwrite)  # another process made the store
+        with staged_folder(root / SCENES, f".tmp-{name}-") as staged:
+            _write_scene(staged, arrays, attrs)
+            return _put_scene(root, name, staged, sha, overwrite)
 
 
 def lightfield_kind(lf: Any) -> str:
@@ -297,6 +559,42 @@ def run_group(store: StoreLike, run_id: str, scene_name: str, mode: str = "r") -
     return zarr.open_group(str(path), mode=mode)
 
 
+def _run_folder(root: Path, run_id: str) -> Path:
+    """`runs/<run_id>`, created (in one rename) if missing; call it holding `store_lock`."""
+    folder = root / RUNS / run_id
+    if _is_group(folder):
+        return folder
+    if folder.exists():
+        raise InputError(folder, "exists but is not a Zarr group; move it away")
+    with staged_folder(root / RUNS, f".tmp-{run_id}-") as tmp:
+        zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+        os.rename(tmp, folder)
+    return folder
+
+
+def _same_run(path: Path, want: dict, shape: tuple, confidence: bool) -> bool:
+    old = zarr.open_group(str(path), mode="r")
+    return ({k: old.attrs.get(k) for k in RUN_IDENTITY} == want and old["sr"].shape == shape
+            and ("confidence" in old) == confidence)
+
+
+def _write_run(folder: Path, n: int, h: int, w: int, targets: np.ndarray, attrs: dict, confidence: bool) -> None:
+    """Write an empty run group (no target done) into empty folder `folder`."""
+    g = zarr.open_group(str(folder), mode="w-", zarr_format=3)
+    g.create_array("sr", shape=(n, h, w, 3), chunks=(1, h, w, 3), dtype="uint8", fill_value=0,
+                   dimension_names=("target", "y", "x", "c"))
+    if confidence:
+        g.create_array("confidence", shape=(n, h, w), chunks=(1, h, w), dtype="float16",
+                       fill_value=0.0, dimension_names=("target", "y", "x"))
+    for key in METRICS:
+        g.create_array(key, shape=(n,), chunks=(1,), dtype="float64", fill_value=float("nan"),
+                       dimension_names=("target",))
+    g.create_array("done", shape=(n,), chunks=(1,), dtype="bool", fill_value=False,
+                   dimension_names=("target",))
+    _add_array(g, "targets", targets, ("target", "pair"))
+    g.attrs.update(attrs)
+
+
 def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequence[Sequence[int]],
                hr_shape: Sequence[int], attrs: dict[str, Any], confidence: bool = False,
                overwrite: bool = False) -> str:
@@ -304,10 +602,10 @@ def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequenc
 
     `attrs` holds method, weights, reference, fusion, device, params. An existing run with the same
     identity (RUN_IDENTITY, shape, confidence) is resumed and keeps its finished targets; a different
-    one is refused unless `overwrite`.
+    one is refused unless `overwrite`. The check and the creation happen under the store lock, so
+    processes creating the same run at once get one "created" and the others "resumed".
     """
     root = _root(store)
-    scene(root, scene_name)  # the scene must be in the store
     h, w = int(hr_shape[0]), int(hr_shape[1])
     targets = np.asarray(targets, dtype=np.int32).reshape(-1, 2)
     n = len(targets)
@@ -315,56 +613,56 @@ def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequenc
         raise ValueError("a run needs at least one target")
     want = json_round_trip({**{k: attrs.get(k) for k in RUN_IDENTITY}, "targets": targets.tolist()})
     path = _run_path(root, run_id, scene_name)
-    existed = _is_group(path)
-    if existed:
-        old = zarr.open_group(str(path), mode="r")
-        same = ({k: old.attrs.get(k) for k in RUN_IDENTITY} == want
-                and old["sr"].shape == (n, h, w, 3) and ("confidence" in old) == confidence)
-        if same:
-            return "resumed"
-        if not overwrite:
-            raise InputError(root, f"run {run_id!r} of scene {scene_name!r} exists with other settings; "
-                                   "choose another run id or ask to overwrite it")
-    _ensure_group(root / RUNS / run_id)
-    with _staged(path) as g:
-        g.create_array("sr", shape=(n, h, w, 3), chunks=(1, h, w, 3), dtype="uint8", fill_value=0,
-                       dimension_names=("target", "y", "x", "c"))
-        if confidence:
-            g.create_array("confidence", shape=(n, h, w), chunks=(1, h, w), dtype="float16",
-                           fill_value=0.0, dimension_names=("target", "y", "x"))
-        for key in METRICS:
-            g.create_array(key, shape=(n,), chunks=(1,), dtype="float64", fill_value=float("nan"),
-                           dimension_names=("target",))
-        g.create_array("done", shape=(n,), chunks=(1,), dtype="bool", fill_value=False,
-                       dimension_names=("target",))
-        _add_array(g, "targets", targets, ("target", "pair"))
-        g.attrs.update(json_round_trip({**attrs, **want, "scene": scene_name, "started": _now(),
-                                        "finished": None, "refsr_version": __version__}))
+    with deferred_interrupts(), store_lock(root):
+        scene(root, scene_name)  # the scene must be in the store
+        _clean_stale(root)
+        existed = _is_group(path)
+        if existed:
+            if _same_run(path, want, (n, h, w, 3), confidence):
+                return "resumed"
+            if not overwrite:
+                raise InputError(root, f"run {run_id!r} of scene {scene_name!r} exists with other settings; "
+                                       "choose another run id or ask to overwrite it")
+        folder = _run_folder(root, run_id)
+        with staged_folder(folder, f".tmp-{scene_name}-") as tmp:
+            _write_run(tmp, n, h, w, targets, json_round_trip(
+                {**attrs, **want, "scene": scene_name, "started": _now(), "finished": None,
+                 "refsr_version": __version__}), confidence)
+            checkpoint()
+            exchange(tmp, path) if existed else os.rename(tmp, path)
     return "replaced" if existed else "created"
 
 
 def write_target(store: str | Path, run_id: str, scene_name: str, index: int, sr: np.ndarray,
                  confidence: np.ndarray | None = None) -> None:
-    """Write target `index`'s SR image (one whole chunk, plus its confidence), then mark it done."""
+    """Write target `index`'s SR image (one whole chunk, plus its confidence), then mark it done.
+
+    Each chunk file is replaced atomically and `done` is written last, so an interrupted write
+    leaves the target not done. Releases this process's claim on the target (`claim_target`).
+    """
     g = run_group(store, run_id, scene_name, "r+")
     shape = g["sr"].shape[1:]
     sr = np.asarray(sr)
     if sr.dtype != np.uint8 or sr.shape != shape:
         raise ValueError(f"sr must be uint8 {shape}, got {sr.dtype} {sr.shape}")
-    g["sr"][index] = sr
-    if confidence is not None:
-        if "confidence" not in g:
-            raise ValueError(f"run {run_id!r} was created without a confidence array")
-        g["confidence"][index] = np.asarray(confidence, np.float16)
-    g["done"][index] = True
+    if confidence is not None and "confidence" not in g:
+        raise ValueError(f"run {run_id!r} was created without a confidence array")
+    with deferred_interrupts():
+        _every_chunk(g["sr"])[index] = sr
+        if confidence is not None:
+            _every_chunk(g["confidence"])[index] = np.asarray(confidence, np.float16)
+        g["done"][index] = True
+    release_target(store, run_id, scene_name, index)
 
 
 def write_metrics(store: str | Path, run_id: str, scene_name: str, index: int,
                   psnr: float, psnr_y: float, ssim: float) -> None:
-    """Store the metrics of target `index` (each its own one-element chunk)."""
+    """Store the metrics of target `index` (each its own one-element chunk; `psnr`, which marks the
+    target evaluated, last)."""
     g = run_group(store, run_id, scene_name, "r+")
-    for key, value in zip(METRICS, (psnr, psnr_y, ssim)):
-        g[key][index] = float(value)
+    with deferred_interrupts():
+        for key, value in (("psnr_y", psnr_y), ("ssim", ssim), ("psnr", psnr)):
+            g[key][index] = float(value)
 
 
 def pending_targets(store: StoreLike, run_id: str, scene_name: str) -> list[int]:
@@ -384,60 +682,331 @@ def finish_run(store: str | Path, run_id: str, scene_name: str) -> str:
     if missing:
         raise ValueError(f"run {run_id!r} of scene {scene_name!r} has unfinished targets {missing}")
     stamp = _now()
-    run_group(store, run_id, scene_name, "r+").attrs["finished"] = stamp
+    with deferred_interrupts():
+        run_group(store, run_id, scene_name, "r+").attrs["finished"] = stamp
     return stamp
+
+
+# ---------------------------------------------------------------- claims: each target's work done once
+
+_claims: dict[str, tuple[int, int]] = {}  # claim file -> (open fd holding its flock, owning thread id)
+_claims_guard = threading.Lock()
+
+
+def _claim_file(root: Path, run_id: str, scene_name: str, step: str, index: int) -> Path:
+    folder = root / LOCKS / "claims" / check_name("run", run_id) / check_name("scene", scene_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{step}-{int(index)}"
+
+
+def _acquire(path: Path, finished: Callable[[], bool]) -> tuple[int | None, bool]:
+    """Lock claim file `path`, waiting while another process holds it.
+
+    Returns:
+        (fd, waited); fd is None when `finished()` became true while waiting.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    waited = False
+    while not try_lock(fd):
+        waited = True
+        if finished():
+            os.close(fd)
+            return None, True
+        checkpoint()
+        time.sleep(CLAIM_POLL_S)
+    return fd, waited
+
+
+def claim_target(store: str | Path, run_id: str, scene_name: str, index: int) -> bool:
+    """Claim target `index` of a run for this process to compute; False when it is done (by anyone).
+
+    While another process holds the claim this waits, then returns False once that process has
+    marked the target done (or takes the claim if that process died). The claim lasts until this
+    process writes the target (`write_target`), claims another target in the same thread (a thread
+    computes one target at a time, so its previous claim was abandoned), or exits. Within one
+    process a claim is re-entrant.
+    """
+    root = _root(store).resolve()
+    path = str(_claim_file(root, run_id, scene_name, "reconstruct", index))
+    me = threading.get_ident()
+
+    def done() -> bool:
+        return bool(run_group(root, run_id, scene_name)["done"][index])
+
+    with _claims_guard:
+        for key in [k for k, (_, owner) in _claims.items() if owner == me and k != path]:
+            os.close(_claims.pop(key)[0])
+        if path in _claims:
+            _claims[path] = (_claims[path][0], me)
+            return not done()
+    fd, _ = _acquire(Path(path), done)
+    if fd is None:
+        return False
+    if done():
+        os.close(fd)
+        return False
+    with _claims_guard:
+        _claims[path] = (fd, me)
+    return True
+
+
+def release_target(store: str | Path, run_id: str, scene_name: str, index: int) -> None:
+    """Drop this process's claim on target `index` (no-op without one)."""
+    path = str(_root(store).resolve() / LOCKS / "claims" / run_id / scene_name / f"reconstruct-{int(index)}")
+    with _claims_guard:
+        held = _claims.pop(path, None)
+    if held:
+        os.close(held[0])
+
+
+@contextmanager
+def metrics_claim(store: str | Path, run_id: str, scene_name: str, index: int) -> Iterator[bool]:
+    """Hold the claim to evaluate target `index` for the block; yields whether it still needs evaluating.
+
+    Yields False when its metrics are stored already (by another process, perhaps while this one
+    waited for the claim): the stored ones stand.
+    """
+    root = _root(store)
+
+    def evaluated() -> bool:
+        return not math.isnan(float(run_group(root, run_id, scene_name)["psnr"][index]))
+
+    fd, _ = _acquire(_claim_file(root, run_id, scene_name, "evaluate", index), evaluated)
+    if fd is None:
+        yield False
+        return
+    try:
+        yield not evaluated()
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- describing
 
-def _array_line(name: str, array: Any) -> str:
+def _problem(problems: list[dict], path: Path | str, problem: str) -> None:
+    problems.append({"path": str(path), "problem": problem})
+
+
+def _array_info(array: zarr.Array) -> dict:
     dims = array.metadata.dimension_names or tuple(f"dim{i}" for i in range(array.ndim))
-    shape = ", ".join(f"{d}={s}" for d, s in zip(dims, array.shape))
-    return f"    {name:<14}{str(array.dtype):<9}({shape})"
+    return {"dtype": str(array.dtype), "dims": list(dims), "shape": list(array.shape), "chunks": list(array.chunks)}
 
 
-def _scene_lines(name: str, g: zarr.Group) -> list[str]:
-    a = g.attrs
-    if a.get("kind") == "video":
-        size = f"frames={a.get('frames')}  frame {g['frames'].shape[1]}x{g['frames'].shape[2]} (HxW)"
+def _chunk_file(folder: Path, array: zarr.Array, coords: Sequence[int]) -> Path:
+    return folder / array.metadata.encode_chunk_key(tuple(int(c) for c in coords))
+
+
+def _chunk_slices(array: zarr.Array, coords: Sequence[int]) -> tuple[slice, ...]:
+    return tuple(slice(c * k, min((c + 1) * k, s)) for c, k, s in zip(coords, array.chunks, array.shape))
+
+
+def _read(array: zarr.Array, folder: Path) -> np.ndarray:
+    """All of `array` (stored in `folder`); an undecodable chunk is an InputError naming its file."""
+    try:
+        return np.asarray(array[...])
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any decoding failure: find the chunk it came from
+        for coords in np.ndindex(*array.cdata_shape):
+            try:
+                array[_chunk_slices(array, coords)]
+            except Exception as chunk_err:  # noqa: BLE001
+                raise InputError(_chunk_file(folder, array, coords),
+                                 f"corrupt chunk ({_one_line(chunk_err)})") from None
+        raise InputError(folder, f"cannot read array ({_one_line(err)})") from None
+
+
+def _arrays(folder: Path, problems: list[dict]) -> dict[str, zarr.Array]:
+    """The arrays of group folder `folder` by name; corrupt metadata goes to `problems`."""
+    found = {}
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        try:
+            node = _node(folder / entry.name)
+            if node is not None and node.get("node_type") == "array":
+                found[entry.name] = zarr.open_array(str(folder / entry.name), mode="r")
+        except InputError as err:
+            _problem(problems, err.path, err.problem)
+        except Exception as err:  # noqa: BLE001 - metadata zarr refuses
+            _problem(problems, folder / entry.name / "zarr.json", f"unreadable Zarr metadata ({_one_line(err)})")
+    return found
+
+
+def _missing_chunks(folder: Path, array: zarr.Array, indices: Sequence[int] | None = None) -> list[Path]:
+    """Chunk files of `array` (in `folder`) that are not on disk, among the chunks along axis 0 at `indices`
+    (None: all chunks)."""
+    missing = []
+    for coords in np.ndindex(*array.cdata_shape):
+        if indices is not None and coords[0] not in indices:
+            continue
+        path = _chunk_file(folder, array, coords)
+        if not path.is_file():
+            missing.append(path)
+    return missing
+
+
+def _verify(folder: Path, arrays: dict[str, zarr.Array], problems: list[dict]) -> dict[str, np.ndarray] | None:
+    """Decode every chunk of `arrays`; returns the data, or None after recording the first corrupt chunk."""
+    data = {}
+    for name, array in arrays.items():
+        try:
+            data[name] = _read(array, folder / name)
+        except InputError as err:
+            _problem(problems, err.path, err.problem)
+            return None
+    return data
+
+
+def _inspect_scene(root: Path, name: str, problems: list[dict], verify: bool) -> dict:
+    folder = root / SCENES / name
+    attrs = (_node(folder) or {}).get("attributes", {})
+    arrays = _arrays(folder, problems)
+    info = {"name": name, "kind": attrs.get("kind"), "attrs": attrs,
+            "arrays": {k: _array_info(a) for k, a in arrays.items()}, "missing_chunks": []}
+    if attrs.get(EVERY_CHUNK):
+        for key, array in arrays.items():
+            info["missing_chunks"] += [str(p) for p in _missing_chunks(folder / key, array)]
+        for path in info["missing_chunks"]:
+            _problem(problems, path, f"missing chunk of scene {name!r}: stored at ingest and gone "
+                                     "(it is not read as zeros; ingest the scene again with --overwrite)")
+    if verify and not info["missing_chunks"]:
+        data = _verify(folder, arrays, problems)
+        if data is not None and content_sha256(data) != attrs.get("source_sha256"):
+            _problem(problems, folder, f"scene {name!r} does not match its source_sha256 (content changed)")
+    return info
+
+
+def _score(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict], verify: bool) -> dict:
+    folder = root / RUNS / run_id / scene_name
+    attrs = (_node(folder) or {}).get("attributes", {})
+    arrays = _arrays(folder, problems)
+    info = {"run_id": run_id, "scene": scene_name,
+            **{k: attrs.get(k) for k in ("method", "reference", "fusion", "device", "weights", "params",
+                                         "started", "finished")},
+            "arrays": {k: _array_info(a) for k, a in arrays.items()}}
+    try:
+        targets = _read(arrays["targets"], folder / "targets") if "targets" in arrays else np.zeros((0, 2), int)
+        n = len(targets)
+        done = _read(arrays["done"], folder / "done") if "done" in arrays else np.zeros(n, bool)
+        scores = {k: _read(arrays[k], folder / k) if k in arrays else np.full(n, np.nan) for k in METRICS}
+    except InputError as err:
+        _problem(problems, err.path, err.problem)
+        return {**info, "n": None, "done": None, "targets": [], "mean": None}
+    info.update(n=n, done=int(done.sum()), mean=None, targets=[
+        {"index": i, "target": [int(x) for x in targets[i]], "done": bool(done[i]),
+         **{k: _score(scores[k][i]) for k in METRICS}} for i in range(n)])
+    if np.isfinite(scores["psnr"]).any():
+        info["mean"] = {k: float(np.nanmean(scores[k])) for k in METRICS}
+    done_ix = set(np.flatnonzero(done).tolist())
+    for key in ("sr", "confidence"):
+        if key in arrays:
+            for path in _missing_chunks(folder / key, arrays[key], done_ix):
+                _problem(problems, path, f"missing chunk of a done target of run {run_id}/{scene_name}")
+    if verify:
+        _verify(folder, {k: a for k, a in arrays.items() if k in ("sr", "confidence")}, problems)
+    return info
+
+
+def inspect_store(store: StoreLike, verify: bool = False) -> dict:
+    """What `refsr info` reports, as plain data (`refsr info --json` prints it).
+
+    Args:
+        store: the store path or its root group.
+        verify: also decode every chunk (naming the first corrupt one) and re-check each scene's
+            source_sha256.
+
+    Returns:
+        {"store", "zarr_format", "scenes": [...], "runs": [...], "staging": {"stale": [paths],
+        "live": [paths]}, "problems": [{"path", "problem"}]}. Problems are corrupt metadata or
+        chunks and missing chunks, each naming its file; NaN metrics are None.
+    """
+    root = _store_root(_group(store))
+    problems: list[dict] = []
+    scenes = [_inspect_scene(root, name, problems, verify) for name in _children(root / SCENES, problems)]
+    runs = [_inspect_run(root, run_id, s, problems, verify) for run_id in _children(root / RUNS, problems)
+            for s in _children(root / RUNS / run_id, problems)]
+    staging = staging_folders(root)
+    return {"store": str(root), "zarr_format": 3, "scenes": scenes, "runs": runs,
+            "staging": {"stale": [str(p) for p, live in staging if not live],
+                        "live": [str(p) for p, live in staging if live]},
+            "problems": problems}
+
+
+def _array_line(name: str, info: dict) -> str:
+    shape = ", ".join(f"{d}={s}" for d, s in zip(info["dims"], info["shape"]))
+    return f"    {name:<14}{info['dtype']:<9}({shape})"
+
+
+def _scene_lines(s: dict) -> list[str]:
+    a, arrays = s["attrs"], s["arrays"]
+    if s["kind"] == "video" and "frames" in arrays:
+        shape = arrays["frames"]["shape"]
+        size = f"frames={a.get('frames')}  frame {shape[1]}x{shape[2]} (HxW)"
         extra = f"  pass={a.get('pass')}  flow frames={a.get('flow_frames')}"
-    else:
-        size = f"grid={'x'.join(map(str, a.get('grid', [])))}  view {g['views'].shape[2]}x{g['views'].shape[3]} (HxW)"
+    elif "views" in arrays:
+        shape = arrays["views"]["shape"]
+        size = f"grid={'x'.join(map(str, a.get('grid', [])))}  view {shape[2]}x{shape[3]} (HxW)"
         extra = f"  disparity of view {tuple(a['disparity_view'])}" if a.get("disparity_view") else ""
-    lines = [f"  {name}  kind={a.get('kind')}  {size}{extra}",
+    else:
+        size, extra = "(no views or frames array)", ""
+    lines = [f"  {s['name']}  kind={s['kind']}  {size}{extra}",
              f"    source={a.get('source')}  reader={a.get('reader')}  sha256={str(a.get('source_sha256'))[:12]}…"
              f"  ingested {a.get('ingested_at')}"]
-    return lines + [_array_line(k, g[k]) for k in sorted(g.array_keys())]
+    lines += [_array_line(k, info) for k, info in arrays.items()]
+    if s["missing_chunks"]:
+        lines.append(f"    MISSING {len(s['missing_chunks'])} chunk(s), e.g. {s['missing_chunks'][0]}")
+    return lines
 
 
-def _fmt(x: float, digits: int) -> str:
-    return "-" if np.isnan(x) else f"{x:.{digits}f}"
+def _fmt(x: float | None, digits: int) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
 
 
 INFO_ROWS = 12  # targets per run that `refsr info` lists unless asked for all
 
 
-def _run_lines(run_id: str, scene_name: str, g: zarr.Group, max_rows: int | None = INFO_ROWS) -> list[str]:
-    a = g.attrs
-    targets = np.asarray(g["targets"][...])
-    done = np.asarray(g["done"][...])
-    metrics = {k: np.asarray(g[k][...]) for k in METRICS}
-    state = f"finished {a['finished']}" if a.get("finished") else "not finished"
-    lines = [f"  {run_id}/{scene_name}  method={a.get('method')}  reference={a.get('reference')}  "
-             f"device={a.get('device')}  done {int(done.sum())}/{len(done)}  {state}",
-             _array_line("sr", g["sr"])]
+def _run_lines(r: dict, max_rows: int | None = INFO_ROWS) -> list[str]:
+    state = f"finished {r['finished']}" if r.get("finished") else "not finished"
+    done = "done ?" if r["n"] is None else f"done {r['done']}/{r['n']}"
+    lines = [f"  {r['run_id']}/{r['scene']}  method={r.get('method')}  reference={r.get('reference')}  "
+             f"device={r.get('device')}  {done}  {state}"]
+    if "sr" in r["arrays"]:
+        lines.append(_array_line("sr", r["arrays"]["sr"]))
     lines.append(f"    {'target':<10}{'done':<6}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}")
+    targets = r["targets"]
     shown = len(targets) if max_rows is None else min(len(targets), max_rows)
-    for i in range(shown):
-        t = f"({targets[i, 0]}, {targets[i, 1]})"
-        lines.append(f"    {t:<10}{'yes' if done[i] else 'no':<6}{_fmt(metrics['psnr'][i], 2):>8}"
-                     f"{_fmt(metrics['psnr_y'][i], 2):>8}{_fmt(metrics['ssim'][i], 4):>8}")
+    for t in targets[:shown]:
+        where = f"({t['target'][0]}, {t['target'][1]})"
+        lines.append(f"    {where:<10}{'yes' if t['done'] else 'no':<6}{_fmt(t['psnr'], 2):>8}"
+                     f"{_fmt(t['psnr_y'], 2):>8}{_fmt(t['ssim'], 4):>8}")
     if len(targets) > shown:
         lines.append(f"    … {len(targets) - shown} more targets (refsr info --all lists them)")
-    if np.isfinite(metrics["psnr"]).any():
-        means = [float(np.nanmean(metrics[k])) for k in METRICS]
-        lines.append(f"    {'mean':<16}{_fmt(means[0], 2):>8}{_fmt(means[1], 2):>8}{_fmt(means[2], 4):>8}")
+    if r["mean"]:
+        m = r["mean"]
+        lines.append(f"    {'mean':<16}{_fmt(m['psnr'], 2):>8}{_fmt(m['psnr_y'], 2):>8}{_fmt(m['ssim'], 4):>8}")
     return lines
+
+
+def render(info: dict, max_rows: int | None = INFO_ROWS) -> str:
+    """The text of `refsr info` from `inspect_store`'s data; each run lists its first `max_rows` targets
+    (None: all)."""
+    lines = [f"store {info['store']} (Zarr v{info['zarr_format']})", f"scenes: {len(info['scenes'])}"]
+    for s in info["scenes"]:
+        lines += _scene_lines(s)
+    lines.append(f"runs: {len(info['runs'])}")
+    for r in info["runs"]:
+        lines += _run_lines(r, max_rows)
+    stale, live = info["staging"]["stale"], info["staging"]["live"]
+    if stale:
+        lines.append(f"{len(stale)} stale staging folder(s), removed on the next write")
+    if live:
+        lines.append(f"{len(live)} staging folder(s) being written by running processes")
+    return "\n".join(lines)
 
 
 def describe(store: StoreLike, max_rows: int | None = INFO_ROWS) -> str:
@@ -445,14 +1014,4 @@ def describe(store: StoreLike, max_rows: int | None = INFO_ROWS) -> str:
 
     Each run lists its first `max_rows` targets (None: all of them).
     """
-    g = _group(store)
-    where = getattr(g.store, "root", g.store)
-    scenes = scene_names(g)
-    runs = run_names(g)
-    lines = [f"store {where} (Zarr v{g.metadata.zarr_format})", f"scenes: {len(scenes)}"]
-    for name in scenes:
-        lines += _scene_lines(name, g[f"{SCENES}/{name}"])
-    lines.append(f"runs: {len(runs)}")
-    for run_id, scene_name in runs:
-        lines += _run_lines(run_id, scene_name, g[f"{RUNS}/{run_id}/{scene_name}"], max_rows)
-    return "\n".join(lines)
+    return render(inspect_store(store), max_rows)

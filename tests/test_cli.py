@@ -1,6 +1,7 @@
 """The `refsr` command line: the documented sizes, one-line errors, exit codes, --help everywhere."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,31 @@ def test_ingest_then_info_shows_scenes_shapes_and_dims(hci_store: Path, capsys) 
     assert "frames        uint8    (t=4, y=436, x=1024, c=3)" in out
     assert "flow          float32  (t=4, y=436, x=1024, uv=2)" in out
     assert xr.open_zarr(hci_store, group="scenes/antinous", consolidated=False)["views"].shape == (9, 9, 512, 512, 3)
+
+
+def test_info_json_describes_the_real_store(hci_store: Path, capsys) -> None:
+    assert main(["info", str(hci_store), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    scenes = {s["name"]: s for s in info["scenes"]}
+    assert sorted(scenes) == ["alley_1", "antinous"] and info["runs"] == [] and info["problems"] == []
+    assert scenes["antinous"]["arrays"]["views"] == {"dtype": "uint8", "dims": ["u", "v", "y", "x", "c"],
+                                                      "shape": [9, 9, 512, 512, 3], "chunks": [1, 1, 512, 512, 3]}
+    assert scenes["alley_1"]["kind"] == "video" and scenes["alley_1"]["attrs"]["frames"] == 4
+    assert info["staging"] == {"stale": [], "live": []}
+
+
+def test_ingest_into_a_scene_with_an_unfinished_run_is_refused(tmp_path: Path, hci_antinous: Path,
+                                                                 capsys) -> None:
+    from refsr import store as st
+
+    store = tmp_path / "s.zarr"
+    folder = _views_folder(tmp_path, hci_antinous)
+    assert main(["ingest", "lightfield", str(folder), "--store", str(store), "--name", "lf"]) == 0
+    st.create_run(store, "r1", "lf", [[0, 1]], (512, 512), {"method": "bicubic", "reference": [0, 0]})
+    write_image(folder / "input_Cam003.png", read_image(folder / "input_Cam002.png"))  # other content
+    assert main(["ingest", "lightfield", str(folder), "--store", str(store), "--name", "lf", "--overwrite"]) == 2
+    assert _error_line(capsys) == (f"refsr: error: {store}: scene 'lf' is not replaced: unfinished runs read it "
+                                   "(r1); finish them, or delete runs/<run>/lf of those no longer running")
 
 
 def test_reingest_unchanged_is_a_noop(hci_store: Path, sintel_root: Path, capsys) -> None:

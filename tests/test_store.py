@@ -115,7 +115,7 @@ def test_failed_ingest_into_new_store_leaves_nothing(tmp_path: Path, small_lf, m
     _fail_on("present", monkeypatch)  # views are already written when this fails
     with pytest.raises(OSError):
         st.ingest_lightfield(path, "corner", small_lf)
-    assert not path.exists()
+    assert not path.exists() and list(tmp_path.iterdir()) == []  # nor its staging copy next to it
 
 
 def test_failed_ingest_into_existing_store_keeps_the_rest(tmp_path: Path, small_lf, alley, monkeypatch) -> None:
