@@ -176,31 +176,32 @@ def is_staging(name: str) -> bool:
     return name.startswith((STAGING, SET_ASIDE)) or (name.startswith(".") and STAGING in name)
 
 
-def staging_is_live(path: str | Path) -> bool:
-    """Whether a live process holds staging folder `path` (False for a leftover of a killed writer)."""
+@contextmanager
+def _folder_lock_if_free(path: str | Path) -> Iterator[bool | None]:
+    """Try to lock folder `path`: yields True while held here, False if another process holds it, None if unopenable."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return False
+        yield None
+        return
     try:
-        return not try_lock(fd)
+        yield try_lock(fd)
     finally:
         os.close(fd)
+
+
+def staging_is_live(path: str | Path) -> bool:
+    """Whether a live process holds staging folder `path` (False for a leftover of a killed writer)."""
+    with _folder_lock_if_free(path) as free:
+        return free is False
 
 
 def remove_if_stale(path: str | Path) -> bool:
     """Delete staging folder `path` unless a live process holds it; True if it was removed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        if not try_lock(fd):
-            return False
-        shutil.rmtree(path, ignore_errors=True)
-        return True
-    finally:
-        os.close(fd)
+    with _folder_lock_if_free(path) as free:
+        if free:
+            shutil.rmtree(path, ignore_errors=True)
+        return bool(free)
 
 
 @contextmanager
