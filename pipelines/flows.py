@@ -107,6 +107,12 @@ def _cluster_workers(dask_address: str | None, device: str, dask_workers: int | 
     return 1 if _device(device).startswith("cuda") else None
 
 
+def _computed_on(results: list[dict], run: dict) -> list[str]:
+    """The devices that made targets of `run` (an open_run result) in this flow run."""
+    return sorted({d["device"] for d in results
+                   if d["status"] == "done" and (d["run_id"], d["scene"]) == (run["run_id"], run["scene"])})
+
+
 def _run(store: str, opened: list[dict], device: str, dask_address: str | None, dask_workers: int | None,
          timings: dict[str, float], reconstruct_on: ReconstructOn = "local") -> dict:
     """Reconstruct the pending targets of `opened` (open_run results), evaluate, report, finish.
@@ -133,7 +139,7 @@ def _run(store: str, opened: list[dict], device: str, dask_address: str | None, 
         timings["evaluate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     reports = [T.report(store, r["run_id"], r["scene"]) for r in opened]
-    finished = [T.finish(store, r["run_id"], r["scene"]) for r in opened]
+    finished = [T.finish(store, r["run_id"], r["scene"], _computed_on(done["results"], r)) for r in opened]
     timings["report_s"] = time.perf_counter() - t0
     placement = dict(Counter(d["worker"] for d in done["results"]))
     logger.info("reconstructed %d target(s) %s in %d process(es): %s", len(done["results"]),

@@ -100,10 +100,10 @@ def reconstruct_target(store: str, run_id: str, scene: str, index: int, device: 
     resolved where the task runs. A target already marked done (resumed run) is skipped.
 
     Returns:
-        {"index", "target", "status" ("done" | "skipped"), "device", "worker" ("<host>:<pid>")}.
+        {"run_id", "scene", "index", "target", "status" ("done" | "skipped"), "device", "worker" ("<host>:<pid>")}.
     """
     dev = str(pick_device(device))
-    placed = {"device": dev, "worker": where()}
+    placed = {"run_id": run_id, "scene": scene, "device": dev, "worker": where()}
     inputs = runs.target_inputs(store, run_id, scene, index)
     if inputs.done:
         return {"index": index, "target": inputs.target, "status": "skipped", **placed}
@@ -146,6 +146,6 @@ def report(store: str, run_id: str, scene: str) -> dict:
 
 
 @task(name="finish", cache_policy=NO_CACHE)
-def finish(store: str, run_id: str, scene: str) -> str | None:
-    """Set the run's `finished` attribute when every target is done and evaluated (else leave it unset)."""
-    return runs.finish_if_complete(store, run_id, scene)
+def finish(store: str, run_id: str, scene: str, computed_on: list[str] | None = None) -> str | None:
+    """Add `computed_on` (devices) to the run; set its `finished` attribute when every target is done and evaluated."""
+    return runs.finish_if_complete(store, run_id, scene, computed_on or ())

@@ -13,9 +13,9 @@ from typing import Sequence
 import numpy as np
 
 from refsr.errors import InputError
+from refsr.train import TRAINERS  # names only: the trainers load when one runs
 
 DEVICES = ("auto", "cpu", "cuda")
-NETS = ("ccnet", "srresnet", "ssnet")
 
 
 def _say(message: str) -> None:
@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[common], help="train a network (forwards to refsr.train)",
                        description="Train ccnet, srresnet or ssnet; further arguments go to the trainer "
                                    "(try `refsr train NET --help`).")
-    p.add_argument("net", metavar="NET", choices=NETS, help="|".join(NETS))
+    p.add_argument("net", metavar="NET", choices=TRAINERS, help="|".join(TRAINERS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the trainer, e.g. --config cpu")
     p.set_defaults(func=cmd_train)
     return parser

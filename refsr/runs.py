@@ -306,13 +306,16 @@ def evaluate_target(store: Store, run_id: str, scene: str, index: int) -> dict:
     return {"index": int(index), "target": target, **scores}
 
 
-def finish_if_complete(store: Store, run_id: str, scene: str) -> str | None:
-    """Set the run's `finished` stamp once every target is done and evaluated.
+def finish_if_complete(store: Store, run_id: str, scene: str, computed_on: Sequence[str] = ()) -> str | None:
+    """Record where targets were computed (`computed_on`: devices) and set the `finished` stamp once every
+    target is done and evaluated.
 
     Returns:
         The stamp (the existing one if the run was finished before), or None while targets are
         pending or unevaluated.
     """
+    if computed_on:
+        st.add_computed_on(store, run_id, scene, computed_on)
     g = st.run_group(store, run_id, scene)
     if g.attrs.get("finished"):
         return str(g.attrs["finished"])

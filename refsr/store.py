@@ -676,6 +676,15 @@ def read_target(store: StoreLike, run_id: str, scene_name: str, index: int) -> n
     return np.asarray(run_group(store, run_id, scene_name)["sr"][index])
 
 
+def add_computed_on(store: str | Path, run_id: str, scene_name: str, devices: Sequence[str]) -> list[str]:
+    """Add `devices` (e.g. "cpu", "cuda:0") to the run's `computed_on` attribute: where its targets were made."""
+    g = run_group(store, run_id, scene_name, "r+")
+    merged = sorted(set(g.attrs.get("computed_on", [])) | set(devices))
+    with deferred_interrupts():
+        g.attrs["computed_on"] = merged
+    return merged
+
+
 def finish_run(store: str | Path, run_id: str, scene_name: str) -> str:
     """Set the run's `finished` attribute (last step); refuses while targets are pending."""
     missing = pending_targets(store, run_id, scene_name)
@@ -886,8 +895,8 @@ def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict],
     attrs = (_node(folder) or {}).get("attributes", {})
     arrays = _arrays(folder, problems)
     info = {"run_id": run_id, "scene": scene_name,
-            **{k: attrs.get(k) for k in ("method", "reference", "fusion", "device", "weights", "params",
-                                         "started", "finished")},
+            **{k: attrs.get(k) for k in ("method", "reference", "fusion", "device", "computed_on", "weights",
+                                         "params", "started", "finished")},
             "arrays": {k: _array_info(a) for k, a in arrays.items()}}
     try:
         targets = _read(arrays["targets"], folder / "targets") if "targets" in arrays else np.zeros((0, 2), int)
@@ -970,11 +979,17 @@ def _fmt(x: float | None, digits: int) -> str:
 INFO_ROWS = 12  # targets per run that `refsr info` lists unless asked for all
 
 
+def _computed_on(r: dict) -> str:
+    """" (on cpu)" where the devices that made the targets are known and differ from the one asked for."""
+    used = r.get("computed_on") or []
+    return f" (on {','.join(used)})" if used and used != [r.get("device")] else ""
+
+
 def _run_lines(r: dict, max_rows: int | None = INFO_ROWS) -> list[str]:
     state = f"finished {r['finished']}" if r.get("finished") else "not finished"
     done = "done ?" if r["n"] is None else f"done {r['done']}/{r['n']}"
     lines = [f"  {r['run_id']}/{r['scene']}  method={r.get('method')}  reference={r.get('reference')}  "
-             f"device={r.get('device')}  {done}  {state}"]
+             f"device={r.get('device')}{_computed_on(r)}  {done}  {state}"]
     if "sr" in r["arrays"]:
         lines.append(_array_line("sr", r["arrays"]["sr"]))
     lines.append(f"    {'target':<10}{'done':<6}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}")

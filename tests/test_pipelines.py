@@ -352,6 +352,7 @@ def test_reconstruct_on_dask_targets_ask_for_a_declared_gpu(tmp_path: Path, harn
     assert out["reconstructed_by"] == {gpu[0]: 3}
     g = st.run_group(tmp_path / "gpu.zarr", out["runs"][0]["run_id"], "grid")
     assert g.attrs["device"] == "auto" and bool(np.asarray(g["done"][...]).all())
+    assert g.attrs["computed_on"] == ["cpu"]  # what "auto" resolved to on the worker
 
 
 def test_reconstruct_on_a_local_dask_cluster(tmp_path: Path, harness, small_grid) -> None:

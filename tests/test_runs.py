@@ -68,6 +68,14 @@ def _complete(store: str, run: dict) -> None:
     assert runs.finish_if_complete(store, run["run_id"], run["scene"])
 
 
+def test_finish_records_where_targets_were_computed_across_resumes(store):
+    run = _open(store, "clip")
+    assert runs.finish_if_complete(store, run["run_id"], "clip", ["cuda:0"]) is None  # pending: recorded, not finished
+    _complete(store, run)
+    assert runs.finish_if_complete(store, run["run_id"], "clip", ["cpu", "cuda:0"])
+    assert st.run_group(store, run["run_id"], "clip").attrs["computed_on"] == ["cpu", "cuda:0"]
+
+
 # ---------------------------------------------------------------- identity and id
 
 def test_run_id_is_stable_and_follows_weights_and_targets() -> None:
