@@ -2,10 +2,11 @@
 
     python bench/matching.py [--data ../shared/data] [--search 100] [--stride 8] [--device auto]
 
-For every validation pair the input is `refsr.degrade` of the input frame/view (the x8 LR, as
-`refsr match` takes it) and the reference is the HR frame/view. Ground truth comes from
-`refsr.pairs` (docs/method.md "Ground-truth correspondence"); its centres are passed to every method,
-so all methods answer for the same centres, in the same +-search window.
+The validation pairs come from `refsr.datasets` (the split's one owner), their ground truth from
+`refsr.pairs` (docs/method.md "Ground-truth correspondence"). For every pair the input is
+`refsr.degrade` of the input frame/view (the x8 LR, as `refsr match` takes it) and the reference is
+the HR frame/view; the centres (inside the x8 crop) are passed to every method, so all methods
+answer for the same centres, in the same +-search window.
 
 Sets (reported separately):
 - Sintel: VALIDATION_CLIPS (alley_1, cave_2), input frame t+1 against reference frame t, for every
@@ -41,20 +42,19 @@ import torch  # noqa: E402
 
 from refsr.degrade import SCALE, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
-from refsr.io.sintel import list_clips, read_clip  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.pairs import disparity_correspondence, sintel_correspondence  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS,  # noqa: E402
-                            middlebury2006_pairs)
+from refsr.datasets import (DEFAULT_DATA, STEREO_VALIDATION_SCENE, Pair, lightfield_pairs,  # noqa: E402
+                            middlebury2006_pairs, sintel_pairs)
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
 
 
 @dataclass
-class BenchPair:
+class Case:
+    """One benchmark input: a validation `Pair` with its input degraded, and the set it is reported in."""
+
     group: str  # the set it is reported in
     name: str
     lr: np.ndarray  # uint8 (h, w, 3): degraded input
@@ -63,68 +63,38 @@ class BenchPair:
     truth: np.ndarray  # (N, 2) int, pixels of the reference
 
 
-def _cropped(shape: tuple[int, ...], scale: int = SCALE) -> tuple[int, int]:
-    return shape[0] - shape[0] % scale, shape[1] - shape[1] % scale
+def _case(group: str, name: str, pair: Pair) -> Case:
+    lr = degrade(pair.target)
+    return Case(group, name, lr.reshape(lr.shape[-3:]), pair.reference, pair.centers, pair.truth)
 
 
-def _lr(hr: np.ndarray) -> np.ndarray:
-    lr = degrade(hr)
-    return lr.reshape(lr.shape[-3:])
+def validation_cases(data: Path, sets: list[str], passes: tuple[str, ...], stride: int,
+                     skipped: list[str]) -> list[Case]:
+    """The validation pairs of `refsr.datasets` for `sets`, each Sintel pass its own set, in the order asked.
 
-
-def sintel_pairs(root: Path, passes: tuple[str, ...], stride: int, skipped: list[str]) -> list[BenchPair]:
-    pairs = []
-    clips = list_clips(root)
-    for pass_name in passes:
-        for name in VALIDATION_CLIPS:
-            info = clips.get(name)
-            if info is None or pass_name not in info.passes:
-                skipped.append(f"sintel/{pass_name}/{name}: not on disk")
-                continue
-            clip = read_clip(root, name, pass_name)
-            index = {n: i for i, n in enumerate(clip.numbers)}
-            for t in sorted(clip.flow):
-                label = f"sintel/{pass_name}/{name}/{t + 1}<-{t}"
-                if t + 1 not in index or t not in index:
-                    skipped.append(f"{label}: frame missing")
-                    continue
-                if t not in clip.occlusions or t not in clip.invalid:
-                    skipped.append(f"{label}: no occlusion/invalid masks")
-                    continue
-                target, reference = clip.frames[index[t + 1]], clip.frames[index[t]]
-                centers, truth = sintel_correspondence(
-                    clip.flow[t], clip.occlusions[t], clip.invalid[t], stride, input_shape=_cropped(target.shape))
-                pairs.append(BenchPair(f"Sintel {pass_name}", label, _lr(target), reference, centers, truth))
-    return pairs
-
-
-def lightfield_pairs(folder: Path, stride: int, skipped: list[str]) -> list[BenchPair]:
-    (view_in, view_ref) = LF_MATCH_PAIR
-    label = f"hci/{folder.name}/{view_in}<-{view_ref}"
-    lf = read_hci(folder)
-    if lf.disparity is None:
-        skipped.append(f"{label}: no disparity")
-        return []
-    if tuple(lf.disparity_view) != tuple(view_in):
-        raise SystemExit(f"{label}: the input view must be the disparity's view {lf.disparity_view}")
-    target, reference = lf.views[view_in], lf.views[view_ref]
-    centers, truth = disparity_correspondence(lf.disparity, view_ref, view_in, HCI_DISPARITY_SIGN, stride)
-    h, w = _cropped(target.shape)
-    inside = (centers[:, 0] < h) & (centers[:, 1] < w)
-    return [BenchPair("Light field", label, _lr(target), reference, centers[inside], truth[inside])]
-
-
-def stereo_pairs(root: Path, stride: int, skipped: list[str]) -> list[BenchPair]:
-    pairs = middlebury2006_pairs(root, validation=True, stride=stride)
-    if not pairs:
-        skipped.append(f"middlebury2006/{STEREO_VALIDATION_SCENE}: not on disk")
-    out = []
-    for pair in pairs:
-        h, w = _cropped(pair.target.shape)
-        inside = (pair.centers[:, 0] < h) & (pair.centers[:, 1] < w)
-        out.append(BenchPair("Stereo", pair.name, _lr(pair.target), pair.reference, pair.centers[inside],
-                             pair.truth[inside]))
-    return out
+    What cannot be scored (not on disk, Sintel flow without masks, no disparity) is left out and noted in `skipped`.
+    """
+    cases = []
+    if "sintel" in sets:
+        root = data / "sintel" / "training"
+        for pass_name in passes:
+            pairs = sintel_pairs(root, True, stride, passes=(pass_name,), require_masks=True, scale=SCALE,
+                                 skipped=skipped)
+            cases += [_case(f"Sintel {pass_name}", pair.name, pair) for pair in pairs]
+    if "lightfield" in sets:
+        folder = data / "hci" / "antinous"
+        for pair in lightfield_pairs(folder, True, stride, forward_backward=True, scale=SCALE):
+            name = f"hci/{folder.name}/{pair.name.removeprefix('hci/')}"
+            if len(pair.centers):
+                cases.append(_case("Light field", name, pair))
+            else:
+                skipped.append(f"{name}: no disparity")
+    if "stereo" in sets:
+        pairs = middlebury2006_pairs(data / "middlebury2006", True, stride, scale=SCALE)
+        if not pairs:
+            skipped.append(f"middlebury2006/{STEREO_VALIDATION_SCENE}: not on disk")
+        cases += [_case("Stereo", pair.name, pair) for pair in pairs]
+    return cases
 
 
 def _sync(device: torch.device) -> None:
@@ -135,41 +105,35 @@ def _sync(device: torch.device) -> None:
 def run(args: argparse.Namespace) -> str:
     device = pick_device(args.device)
     skipped: list[str] = []
-    pairs = []
-    if "sintel" in args.sets:
-        pairs += sintel_pairs(args.data / "sintel" / "training", tuple(args.passes), args.stride, skipped)
-    if "lightfield" in args.sets:
-        pairs += lightfield_pairs(args.data / "hci" / "antinous", args.stride, skipped)
-    if "stereo" in args.sets:
-        pairs += stereo_pairs(args.data / "middlebury2006", args.stride, skipped)
-    if not pairs:
+    cases = validation_cases(args.data, args.sets, tuple(args.passes), args.stride, skipped)
+    if not cases:
         raise SystemExit(f"no validation pair with ground truth under {args.data}")
 
     # warm-up: one-time costs (weights, kernels) are not part of the per-image time
-    small = pairs[0]
+    small = cases[0]
     for method in args.methods:
         match(small.lr[:16, :16], small.reference[:128, :128], method, stride=args.stride, search=8, device=str(device))
 
-    results = {}  # (pair name, method) -> (matches, seconds)
-    for pair in pairs:
+    results = {}  # (case name, method) -> (matches, seconds)
+    for case in cases:
         for method in args.methods:
             _sync(device)
             start = time.perf_counter()
-            _, found = match(pair.lr, pair.reference, method, stride=args.stride, search=args.search,
-                             device=str(device), centers=pair.centers, precision=args.precision)
+            _, found = match(case.lr, case.reference, method, stride=args.stride, search=args.search,
+                             device=str(device), centers=case.centers, precision=args.precision)
             _sync(device)
             seconds = time.perf_counter() - start
-            results[pair.name, method] = (found, seconds)
-            acc = matching_accuracy(found, pair.truth, thresholds=THRESHOLDS)
-            print(f"{pair.name:32s} {method:13s} {len(pair.centers):5d} pts  <=0 {acc[0]:5.1f}  <=1 {acc[1]:5.1f}"
+            results[case.name, method] = (found, seconds)
+            acc = matching_accuracy(found, case.truth, thresholds=THRESHOLDS)
+            print(f"{case.name:32s} {method:13s} {len(case.centers):5d} pts  <=0 {acc[0]:5.1f}  <=1 {acc[1]:5.1f}"
                   f"  <=4 {acc[4]:5.1f}  {seconds:6.1f} s", file=sys.stderr, flush=True)
 
     head = "| set | method | " + " | ".join(f"<={t} px" for t in THRESHOLDS) + " | s / image | points |"
     rule = "|" + "---|" * (len(THRESHOLDS) + 4)
     lines = ["## Matching accuracy (%), validation split (paper Table 2)", "", head, rule]
-    groups = list(dict.fromkeys(p.group for p in pairs))
+    groups = list(dict.fromkeys(p.group for p in cases))
     for group in groups:
-        members = [p for p in pairs if p.group == group]
+        members = [p for p in cases if p.group == group]
         truth = np.concatenate([p.truth for p in members])
         for method in args.methods:
             found = np.concatenate([results[p.name, method][0] for p in members])
@@ -178,13 +142,13 @@ def run(args: argparse.Namespace) -> str:
             lines.append(f"| {group} | {method} | " + " | ".join(f"{acc[t]:.1f}" for t in THRESHOLDS)
                          + f" | {seconds:.1f} | {len(truth)} |")
     lines += ["", "### Per pair", "", head.replace("| set |", "| pair |"), rule]
-    for pair in pairs:
+    for case in cases:
         for method in args.methods:
-            found, seconds = results[pair.name, method]
-            acc = matching_accuracy(found, pair.truth, thresholds=THRESHOLDS)
-            lines.append(f"| {pair.name} | {method} | " + " | ".join(f"{acc[t]:.1f}" for t in THRESHOLDS)
-                         + f" | {seconds:.1f} | {len(pair.truth)} |")
-    shapes = sorted({f"{p.lr.shape[1] * SCALE}x{p.lr.shape[0] * SCALE} ({p.group})" for p in pairs})
+            found, seconds = results[case.name, method]
+            acc = matching_accuracy(found, case.truth, thresholds=THRESHOLDS)
+            lines.append(f"| {case.name} | {method} | " + " | ".join(f"{acc[t]:.1f}" for t in THRESHOLDS)
+                         + f" | {seconds:.1f} | {len(case.truth)} |")
+    shapes = sorted({f"{p.lr.shape[1] * SCALE}x{p.lr.shape[0] * SCALE} ({p.group})" for p in cases})
     lines += [
         "",
         f"- machine: {describe(device)}; CC-Net precision {describe_precision(args.precision, device)}",

@@ -32,8 +32,8 @@ from pipelines import tasks as T
 from refsr import methods, runs
 from refsr import store as st
 
-Pair = tuple[int, int]
-TargetsParam = Union[list[Pair], Literal["all"], None]
+View = tuple[int, int]  # (u, v) of a light-field view
+TargetsParam = Union[list[View], Literal["all"], None]
 ReconstructOn = Literal["local", "dask"]
 _RUNNER = ThreadPoolTaskRunner(max_workers=4)
 
@@ -163,7 +163,7 @@ def lf_reconstruct(
     source: str = T.SAMPLE,
     store: str = "data/demo.zarr",
     scene: Optional[str] = None,
-    reference: Optional[Pair] = None,
+    reference: Optional[View] = None,
     targets: TargetsParam = None,
     method: Optional[str] = None,
     fusion: Literal["mask", "average"] = "mask",

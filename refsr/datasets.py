@@ -11,6 +11,7 @@ validation split.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from refsr.io.images import read_image
 from refsr.io.lightfield import (HCI_DISPARITY_SIGN, MIDDLEBURY2006_DISPARITY_SCALE, read_hci, read_middlebury,
                                  read_middlebury2006, read_middlebury_disparity)
 from refsr.io.sintel import list_clips, read_clip
-from refsr.pairs import sintel_correspondence, stereo_correspondence, views_correspondence
+from refsr.pairs import disparity_correspondence, sintel_correspondence, stereo_correspondence, views_correspondence
 
 # ../shared/data beside the checkout, or $REFSR_DATA: read in place.
 DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -40,31 +41,74 @@ class Pair:
     truth: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))  # (N, 2) pixels in reference
 
 
-def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True) -> list[Pair]:
-    """Frame t+1 against frame t for every consecutive pair of the chosen split (all passes)."""
+def _cropped(shape: tuple[int, ...], scale: int) -> tuple[int, int]:
+    """(H, W) of an image of `shape` cropped to a multiple of `scale`: the part its x`scale` LR covers."""
+    return shape[0] - shape[0] % scale, shape[1] - shape[1] % scale
+
+
+def _keep_covered(pair: Pair, scale: int) -> None:
+    """Drop the points of `pair` whose centre lies outside its target cropped to a multiple of `scale`."""
+    h, w = _cropped(pair.target.shape, scale)
+    inside = (pair.centers[:, 0] < h) & (pair.centers[:, 1] < w)
+    pair.centers, pair.truth = pair.centers[inside], pair.truth[inside]
+
+
+def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True,
+                 passes: Sequence[str] | None = None, require_masks: bool = False, scale: int | None = None,
+                 skipped: list[str] | None = None) -> list[Pair]:
+    """Frame t+1 against frame t for every consecutive pair of the chosen split, clip by clip, pass by pass.
+
+    `with_truth` keeps only the pairs whose flow t -> t+1 is on disk. `passes` are taken in the
+    order given (default: every pass of the clip, sorted). `require_masks` also drops pairs lacking
+    the occlusion or the invalid mask of frame t (their bad points cannot be excluded). With `scale`,
+    centres lie inside frame t+1 cropped to a multiple of `scale` (what its x`scale` LR covers).
+    `skipped`, if given, gets a note for every asked clip or pass not on disk and every pair with
+    flow left out for a missing frame t+1 or missing masks.
+    """
+    notes = [] if skipped is None else skipped
+    clips = list_clips(root)
+    names = sorted(VALIDATION_CLIPS) if validation else [name for name in clips if name not in VALIDATION_CLIPS]
     pairs = []
-    for name, info in sorted(list_clips(root).items()):
-        if (name in VALIDATION_CLIPS) != validation:
+    for name in names:
+        info = clips.get(name)
+        if info is None and passes is None:
+            notes.append(f"sintel/{name}: not on disk")
             continue
-        for pass_name in sorted(info.passes):
+        for pass_name in sorted(info.passes) if passes is None else passes:
+            if info is None or pass_name not in info.passes:
+                notes.append(f"sintel/{pass_name}/{name}: not on disk")
+                continue
             clip = read_clip(root, name, pass_name)
             index = {n: i for i, n in enumerate(clip.numbers)}
             for t in clip.numbers:
+                label = f"sintel/{pass_name}/{name}/{t + 1}<-{t}"
                 if t + 1 not in index:
+                    if with_truth and t in clip.flow:
+                        notes.append(f"{label}: frame missing")
                     continue
-                pair = Pair(f"sintel/{pass_name}/{name}/{t + 1}<-{t}", clip.frames[index[t + 1]], clip.frames[index[t]])
-                if with_truth and t in clip.flow:
+                pair = Pair(label, clip.frames[index[t + 1]], clip.frames[index[t]])
+                if with_truth:
+                    if t not in clip.flow:
+                        continue
+                    if require_masks and (t not in clip.occlusions or t not in clip.invalid):
+                        notes.append(f"{label}: no occlusion/invalid masks")
+                        continue
                     pair.centers, pair.truth = sintel_correspondence(
-                        clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride)
-                elif with_truth:
-                    continue
+                        clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride,
+                        input_shape=None if scale is None else _cropped(pair.target.shape, scale))
                 pairs.append(pair)
     return pairs
 
 
 def lightfield_pairs(folder: Path, validation: bool, stride: int = 4, with_truth: bool = True,
-                     step: int = 3) -> list[Pair]:
-    """HCI pairs: training = views `step` apart diagonally avoiding the validation views; validation = fixed pairs."""
+                     step: int = 3, forward_backward: bool = False, scale: int | None = None) -> list[Pair]:
+    """HCI pairs: training = views `step` apart diagonally avoiding the validation views; validation = fixed pairs.
+
+    Correspondences come from `views_correspondence`; with `forward_backward` (for an input view that
+    is the disparity's own view, as in LF_MATCH_PAIR) from `disparity_correspondence`, which also drops
+    points failing the forward-backward check (docs/method.md "HCI light field"). With `scale`,
+    centres lie inside the input view cropped to a multiple of `scale`.
+    """
     lf = read_hci(folder)
     u_max, v_max = lf.grid
     if validation:
@@ -78,8 +122,17 @@ def lightfield_pairs(folder: Path, validation: bool, stride: int = 4, with_truth
     for view_in, view_ref in combos:
         pair = Pair(f"hci/{view_in}<-{view_ref}", lf.views[view_in], lf.views[view_ref])
         if with_truth and lf.disparity is not None:
-            pair.centers, pair.truth = views_correspondence(
-                lf.disparity, lf.disparity_view, view_in, view_ref, HCI_DISPARITY_SIGN, stride)
+            if not forward_backward:
+                pair.centers, pair.truth = views_correspondence(
+                    lf.disparity, lf.disparity_view, view_in, view_ref, HCI_DISPARITY_SIGN, stride)
+            elif tuple(lf.disparity_view) == tuple(view_in):
+                pair.centers, pair.truth = disparity_correspondence(
+                    lf.disparity, view_ref, view_in, HCI_DISPARITY_SIGN, stride)
+            else:
+                raise ValueError(f"{pair.name}: the forward-backward check needs the input view to be "
+                                 f"the disparity's view {lf.disparity_view}")
+            if scale is not None:
+                _keep_covered(pair, scale)
         pairs.append(pair)
     return pairs
 
@@ -92,11 +145,13 @@ def stereo_pairs(folder: Path, stride: int = 4) -> list[Pair]:
     return [pair]
 
 
-def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True) -> list[Pair]:
+def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True,
+                         scale: int | None = None) -> list[Pair]:
     """Middlebury 2006 scenes: view1 from view5 (disp1) and, for training, view5 from view1 (disp5).
 
     The second direction is the mirror image of a left-from-right pair, so one rule
-    (`stereo_correspondence`) serves both.
+    (`stereo_correspondence`) serves both. With `scale`, centres lie inside the input view cropped
+    to a multiple of `scale`.
     """
     pairs = []
     for scene in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
@@ -112,6 +167,8 @@ def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_tru
             pair = Pair(f"middlebury2006/{scene.name}/{name}", target, reference)
             if with_truth:
                 pair.centers, pair.truth = stereo_correspondence(disparity, stride)
+                if scale is not None:
+                    _keep_covered(pair, scale)
             pairs.append(pair)
     return pairs
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from refsr.degrade import SCALE
 from refsr.io.images import read_image
 from refsr.train.augment import rot90_pair, rot90_points, synthetic_pair
-from refsr.datasets import VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, training_pairs, validation_pairs
+from refsr.datasets import (VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, lightfield_pairs, sintel_pairs, training_pairs,
+                            validation_pairs)
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -66,3 +68,29 @@ def test_middlebury2006_pairs_both_directions_point_at_the_same_content(data_roo
         wrong = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
                        - pair.reference[mirrored[:, 0], mirrored[:, 1]].astype(float)).mean()
         assert len(pair.centers) > 5000 and at_truth < wrong / 2, (pair.name, at_truth, wrong)
+
+
+def test_sintel_pairs_without_masks_are_noted_and_centres_stay_in_the_lr_crop(sintel_root):
+    plain = {p.name: p for p in sintel_pairs(sintel_root, True, stride=8, passes=("clean",))}
+    notes = []
+    strict = sintel_pairs(sintel_root, True, stride=8, passes=("clean",), require_masks=True, scale=SCALE,
+                          skipped=notes)
+    assert strict and sorted([p.name for p in strict] + [n.split(": ")[0] for n in notes]) == sorted(plain)
+    assert all(n.endswith(": no occlusion/invalid masks") for n in notes)
+    for pair in strict:  # the same points, less those outside what the x8 LR covers
+        h, w = (n - n % SCALE for n in pair.target.shape[:2])
+        full = plain[pair.name]
+        inside = (full.centers[:, 0] < h) & (full.centers[:, 1] < w)
+        assert np.array_equal(pair.centers, full.centers[inside]) and np.array_equal(pair.truth, full.truth[inside])
+    notes = []
+    assert sintel_pairs(sintel_root, True, passes=("nope",), skipped=notes) == []
+    assert notes == [f"sintel/nope/{clip}: not on disk" for clip in sorted(VALIDATION_CLIPS)]
+
+
+def test_lightfield_forward_backward_check_only_drops_points(hci_antinous):
+    plain = lightfield_pairs(hci_antinous, True, stride=8)[0]
+    checked = lightfield_pairs(hci_antinous, True, stride=8, forward_backward=True)[0]
+    assert checked.name == plain.name
+    kept = {(*c, *t) for c, t in zip(plain.centers.tolist(), plain.truth.tolist())}
+    assert 0 < len(checked.centers) < len(plain.centers)
+    assert all((*c, *t) in kept for c, t in zip(checked.centers.tolist(), checked.truth.tolist()))
