@@ -18,6 +18,8 @@ import functools
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,7 @@ from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCE
                             middlebury2006_pairs, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
-# method's default, reference: "real" | "grey" | "unrelated" (the --ablate-reference rows))
+# method's default, kind: "real" | "grey" | "unrelated" reference, "no-offset" (the --ablate-reference rows))
 ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "bicubic": ("bicubic", "mask", None, "real"),
     "srresnet": ("srresnet", "mask", None, "real"),
@@ -59,6 +61,7 @@ ROWS: dict[str, tuple[str, str, int | None, str]] = {
 ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-grey": ("refsr", "mask", None, "grey"),
     "refsr-mask-unrelated": ("refsr", "mask", None, "unrelated"),
+    "refsr-mask-no-offset": ("refsr", "mask", None, "no-offset"),
 }
 # Ground-truth correspondence (Sintel flow, HCI disparity) in place of matching, where the pair has it.
 ORACLES: dict[str, tuple[str, str, int | None, str]] = {
@@ -76,6 +79,7 @@ LABELS = {  # rows that run a method as it is take its label
     "refsr-mask-bp": "RefSR-Net (mask fusion) + 10 back-projection iterations",
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
+    "refsr-mask-no-offset": "RefSR-Net (mask), learned alignment off (SS-Net offset head zeroed)",
     "refsr-mask-oracle": "RefSR-Net (mask), ground-truth matches instead of CC-Net's (oracle)",
     "oracle-warp": "Oracle warp: reference pixels along ground truth, bicubic where unknown",
 }
@@ -150,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sintel-pairs", type=int, default=None, metavar="N",
                         help="only the first N Sintel pairs of each pass (for a quicker run)")
     parser.add_argument("--ablate-reference", action="store_true",
-                        help="add RefSR with the reference replaced by grey and by an unrelated scene")
+                        help="add RefSR with the reference replaced by grey and by an unrelated scene, and "
+                             "RefSR without SS-Net's learned alignment")
     parser.add_argument("--oracle", action="store_true",
                         help="add RefSR fed ground-truth matches and the oracle warp (pairs with ground truth only)")
     args = parser.parse_args(argv)
@@ -205,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 options = {k: v for k, v in (("fusion", fusion), ("precision", args.precision))
                            if k in METHODS[method].options}
-                sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
-                                   device=str(device), back_project=back_project, **options)
+                with offset_zeroed(device) if kind == "no-offset" else nullcontext():
+                    sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
+                                       device=str(device), back_project=back_project, **options)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
@@ -273,9 +279,25 @@ def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, kno
     return to_image(sr[0])
 
 
+@contextmanager
+def offset_zeroed(device: torch.device) -> Iterator[None]:
+    """The shipped SS-Net without its learned alignment (offset head zeroed) for the block, restored after."""
+    head = shipped.load("ssnet", device).to_offset
+    saved = [p.detach().clone() for p in head.parameters()]
+    with torch.no_grad():
+        for p in head.parameters():
+            p.zero_()
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for p, value in zip(head.parameters(), saved):
+                p.copy_(value)
+
+
 def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:
-    """The real reference, a constant grey image, or an unrelated image tiled to the same size."""
-    if kind == "real":
+    """The real reference (kinds other than grey and unrelated), a constant grey image, or an unrelated image tiled."""
+    if kind not in ("grey", "unrelated"):
         return reference
     if kind == "grey":
         return np.full_like(reference, 128)

@@ -9,7 +9,9 @@ Readings of what the paper leaves open, one line each:
 - HR encoder widths 16/32/64/64 at 64/32/16/8 px (the paper gives none; this keeps a patch cheap).
 Beyond the paper: the reference patch's detail (the patch minus its own x8 degraded-and-upsampled
 version, what the LR input cannot see) is added to the output under a learned per-pixel gate, so
-copying well-matched detail is one gate away instead of a mapping to learn (docs/method.md "SS-Net").
+copying well-matched detail is one gate away instead of a mapping to learn, after re-sampling the
+patch along a learned per-pixel offset of at most MAX_OFFSET px, since one match per patch cannot
+follow motion that varies across it (docs/method.md "Equation 2 readings").
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from refsr.degrade import SCALE, downsample, upsample
 
 LR_CHANNELS = 64
 HR_CHANNELS = (16, 32, 64, 64)  # F_HR^(0..3) at 64, 32, 16, 8 px
+MAX_OFFSET = 4.0  # HR px: how far the learned alignment may move a reference pixel
 
 
 def _conv(c_in: int, c_out: int) -> nn.Conv2d:
@@ -37,6 +40,24 @@ def reference_detail(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
         (N, 3, S, S) zero-mean detail.
     """
     return ref - upsample(downsample(ref, scale), scale, "bicubic")
+
+
+def shift_pixels(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Sample `image` at each pixel + `offset` (bicubic, edges replicated).
+
+    Args:
+        image: (N, C, H, W).
+        offset: (N, 2, H, W) (dy, dx) in pixels.
+
+    Returns:
+        (N, C, H, W).
+    """
+    n, _, h, w = image.shape
+    ys = torch.arange(h, device=image.device, dtype=offset.dtype)
+    xs = torch.arange(w, device=image.device, dtype=offset.dtype)
+    gy = (2 * (ys[:, None] + offset[:, 0]) + 1) / h - 1
+    gx = (2 * (xs[None, :] + offset[:, 1]) + 1) / w - 1
+    return F.grid_sample(image, torch.stack([gx, gy], -1), mode="bicubic", padding_mode="border", align_corners=False)
 
 
 class HREncoder(nn.Module):
@@ -87,7 +108,8 @@ class FusionScale(nn.Module):
 class SSNet(nn.Module):
     """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0)).
 
-    RGB = bicubic + to_rgb(F_fuse^(0)) + gate(F_fuse^(0)) * reference_detail(reference patch).
+    RGB = bicubic + to_rgb(F_fuse^(0)) + gate(F_fuse^(0)) * reference_detail(shift_pixels(reference patch,
+    offset(F_fuse^(0)))).
     """
 
     def __init__(self, lr_channels: int = LR_CHANNELS, widths: tuple[int, ...] = HR_CHANNELS):
@@ -105,6 +127,9 @@ class SSNet(nn.Module):
         self.to_gate = _conv(widths[0], 1)
         nn.init.zeros_(self.to_gate.weight)  # start half open everywhere
         nn.init.zeros_(self.to_gate.bias)
+        self.to_offset = _conv(widths[0], 2)
+        nn.init.zeros_(self.to_offset.weight)  # start unaligned: the reference patch as matched
+        nn.init.zeros_(self.to_offset.bias)
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
         hr_feats = self.encoder(ref)
@@ -112,4 +137,6 @@ class SSNet(nn.Module):
         for scale, hr in zip(self.scales, reversed(hr_feats)):
             x, logits, mask = scale(x, hr, logits)
         gate = torch.sigmoid(self.to_gate(x))
-        return bicubic + self.to_rgb(x) + gate * reference_detail(ref.float()), mask
+        offset = MAX_OFFSET * torch.tanh(self.to_offset(x).float())
+        aligned = shift_pixels(ref.float(), offset)
+        return bicubic + self.to_rgb(x) + gate * reference_detail(aligned), mask
