@@ -53,3 +53,13 @@ def test_run_with_a_spent_budget_does_nothing(tmp_path):
     before = net.weight.detach().clone()
     done = loop.run("t", Schedule(0), tmp_path / "t.ckpt", {"net": net}, {"net": opt}, step, show_progress=False)
     assert done.step == 0 and done.log == [] and torch.equal(net.weight, before)
+
+
+def test_command_line_overrides_the_config_schedule_and_rate():
+    from refsr.train.ssnet import CONFIGS
+
+    parser = loop.parser("ssnet", "test", CONFIGS)
+    config = loop.configure(parser.parse_args(["--iterations", "7", "--lr", "5e-5", "--final-lr", "0.1"]), CONFIGS)
+    assert (config.schedule.iterations, config.lr, config.schedule.final_lr) == (7, 5e-5, 0.1)
+    default = loop.configure(parser.parse_args([]), CONFIGS)
+    assert (default.lr, default.schedule.final_lr) == (CONFIGS["cpu"].lr, CONFIGS["cpu"].schedule.final_lr)

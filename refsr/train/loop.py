@@ -180,6 +180,7 @@ def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where weights, sidecar and checkpoint go")
     p.add_argument("--iterations", type=int, help="override the config's iteration count")
     p.add_argument("--minutes", type=float, help="stop after this wall time (e.g. a device lease)")
+    p.add_argument("--lr", type=float, help="override the config's initial learning rate")
     p.add_argument("--final-lr", type=float, metavar="FRACTION",
                    help="override the config's cosine decay: the learning rate ends at this fraction (1: constant)")
     p.add_argument("--device", default="auto")
@@ -196,6 +197,8 @@ def add_init_option(p: argparse.ArgumentParser) -> None:
 def configure(args: argparse.Namespace, configs: dict):
     """The chosen config with the seed and the budget the command line asked for."""
     config = dataclasses.replace(configs[args.config], seed=args.seed)
+    if args.lr is not None:
+        config = dataclasses.replace(config, lr=args.lr)
     config.schedule = dataclasses.replace(config.schedule, iterations=args.iterations or config.schedule.iterations,
                                           minutes=args.minutes or config.schedule.minutes,
                                           final_lr=config.schedule.final_lr if args.final_lr is None else args.final_lr)
