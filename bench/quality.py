@@ -18,8 +18,6 @@ import functools
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +35,7 @@ from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import read_clip  # noqa: E402
 from refsr.methods import METHODS, refsr_models, super_resolve  # noqa: E402
 from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
-from refsr.synthesis import refsr_super_resolve  # noqa: E402
+from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
@@ -207,12 +205,13 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             if kind == "oracle":
                 sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
+            elif kind == "no-offset":
+                sr = unaligned_super_resolve(lr, pair.reference, fusion, device, args.precision)
             else:
                 options = {k: v for k, v in (("fusion", fusion), ("precision", args.precision))
                            if k in METHODS[method].options}
-                with offset_zeroed(device) if kind == "no-offset" else nullcontext():
-                    sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
-                                       device=str(device), back_project=back_project, **options)
+                sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
+                                   device=str(device), back_project=back_project, **options)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds = time.perf_counter() - t0
@@ -279,25 +278,19 @@ def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, kno
     return to_image(sr[0])
 
 
-@contextmanager
-def offset_zeroed(device: torch.device) -> Iterator[None]:
-    """The shipped SS-Net without its learned alignment (offset head zeroed) for the block, restored after."""
-    head = shipped.load("ssnet", device).to_offset
-    saved = [p.detach().clone() for p in head.parameters()]
-    with torch.no_grad():
-        for p in head.parameters():
-            p.zero_()
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for p, value in zip(head.parameters(), saved):
-                p.copy_(value)
+def unaligned_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, device: torch.device,
+                            precision: str) -> np.ndarray:
+    """The "learned alignment off" row: RefSR with the shipped SS-Net's offset head zeroed."""
+    m = refsr_models(device)
+    models = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment())
+    sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(reference, device), models, fusion=fusion,
+                                precision=precision)
+    return to_image(sr[0])
 
 
 def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:
-    """The real reference (kinds other than grey and unrelated), a constant grey image, or an unrelated image tiled."""
-    if kind not in ("grey", "unrelated"):
+    """The real reference, a constant grey image, or an unrelated image tiled to the same size."""
+    if kind == "real":
         return reference
     if kind == "grey":
         return np.full_like(reference, 128)

@@ -1,7 +1,6 @@
 """SS-Net and patch synthesis: network shapes, upsampling, fusion, exact x8 sizes, banding, and quality on real data."""
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +102,15 @@ def test_shift_pixels_moves_by_whole_pixels_exactly() -> None:
     assert torch.allclose(shift_pixels(image, offset), image, atol=1e-6)
     offset[:, 0], offset[:, 1] = 2, -1  # each pixel takes the one 2 rows down and 1 column left
     assert torch.allclose(shift_pixels(image, offset)[..., :-2, 1:], image[..., 2:, :-1], atol=1e-6)
+
+
+@torch.no_grad()
+def test_without_alignment_zeroes_the_offset_of_a_copy() -> None:
+    net = SSNet()
+    net.to_offset.bias.fill_(1.0)
+    plain = net.without_alignment()
+    assert not plain.to_offset.bias.any() and not plain.to_offset.weight.any()
+    assert bool((net.to_offset.bias == 1.0).all())  # the original keeps its alignment
 
 
 @torch.no_grad()
@@ -242,10 +250,7 @@ def lf_scores(hci_antinous: Path) -> dict[str, float]:
     for precision in ("fp32", "bf16"):
         scores[f"refsr-{precision}"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu",
                                                           precision=precision), truth)
-    unaligned = copy.deepcopy(shipped.load("ssnet"))
-    for p in unaligned.to_offset.parameters():
-        p.detach().zero_()
-    models = RefSRModels(shipped.load("ccnet"), shipped.load("srresnet_nn"), unaligned)
+    models = RefSRModels(shipped.load("ccnet"), shipped.load("srresnet_nn"), shipped.load("ssnet").without_alignment())
     sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), models)
     scores["refsr-offset-off"] = psnr(to_image(sr[0]), truth)
     return scores

@@ -15,6 +15,8 @@ follow motion that varies across it (docs/method.md "Equation 2 readings").
 """
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -130,6 +132,14 @@ class SSNet(nn.Module):
         self.to_offset = _conv(widths[0], 2)
         nn.init.zeros_(self.to_offset.weight)  # start unaligned: the reference patch as matched
         nn.init.zeros_(self.to_offset.bias)
+
+    def without_alignment(self) -> "SSNet":
+        """A copy whose offset head is zeroed: the reference patch used as matched (an ablation)."""
+        net = copy.deepcopy(self)
+        with torch.no_grad():
+            for p in net.to_offset.parameters():
+                p.zero_()
+        return net
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
         hr_feats = self.encoder(ref)
