@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from refsr.degrade import crop_to_multiple
 from refsr.io.images import read_image
 from refsr.io.lightfield import (HCI_DISPARITY_SIGN, MIDDLEBURY2006_DISPARITY_SCALE, read_hci, read_middlebury,
                                  read_middlebury2006, read_middlebury_disparity)
@@ -41,14 +42,9 @@ class Pair:
     truth: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))  # (N, 2) pixels in reference
 
 
-def _cropped(shape: tuple[int, ...], scale: int) -> tuple[int, int]:
-    """(H, W) of an image of `shape` cropped to a multiple of `scale`: the part its x`scale` LR covers."""
-    return shape[0] - shape[0] % scale, shape[1] - shape[1] % scale
-
-
 def _keep_covered(pair: Pair, scale: int) -> None:
     """Drop the points of `pair` whose centre lies outside its target cropped to a multiple of `scale`."""
-    h, w = _cropped(pair.target.shape, scale)
+    h, w = crop_to_multiple(pair.target, scale).shape[:2]
     inside = (pair.centers[:, 0] < h) & (pair.centers[:, 1] < w)
     pair.centers, pair.truth = pair.centers[inside], pair.truth[inside]
 
@@ -95,7 +91,7 @@ def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool
                         continue
                     pair.centers, pair.truth = sintel_correspondence(
                         clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride,
-                        input_shape=None if scale is None else _cropped(pair.target.shape, scale))
+                        input_shape=None if scale is None else crop_to_multiple(pair.target, scale).shape[:2])
                 pairs.append(pair)
     return pairs
 

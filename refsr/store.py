@@ -979,7 +979,7 @@ def _fmt(x: float | None, digits: int) -> str:
 INFO_ROWS = 12  # targets per run that `refsr info` lists unless asked for all
 
 
-def _computed_on(r: dict) -> str:
+def _computed_on_note(r: dict) -> str:
     """" (on cpu)" where the devices that made the targets are known and differ from the one asked for."""
     used = r.get("computed_on") or []
     return f" (on {','.join(used)})" if used and used != [r.get("device")] else ""
@@ -989,7 +989,7 @@ def _run_lines(r: dict, max_rows: int | None = INFO_ROWS) -> list[str]:
     state = f"finished {r['finished']}" if r.get("finished") else "not finished"
     done = "done ?" if r["n"] is None else f"done {r['done']}/{r['n']}"
     lines = [f"  {r['run_id']}/{r['scene']}  method={r.get('method')}  reference={r.get('reference')}  "
-             f"device={r.get('device')}{_computed_on(r)}  {done}  {state}"]
+             f"device={r.get('device')}{_computed_on_note(r)}  {done}  {state}"]
     if "sr" in r["arrays"]:
         lines.append(_array_line("sr", r["arrays"]["sr"]))
     lines.append(f"    {'target':<10}{'done':<6}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}")
