@@ -6,6 +6,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
+# Messages of refsr's own loggers (a claim waited for, views missing from a source) reach the flow run logs.
+export PREFECT_LOGGING_EXTRA_LOGGERS := refsr
 
 # Local Prefect: server on 127.0.0.1:$(PREFECT_PORT) (SQLite under $(PREFECT_HOME)), a process worker
 # on the pool refsr-local, pids and logs in $(RUN). All overridable: make serve PREFECT_PORT=4300

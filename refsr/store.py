@@ -22,7 +22,8 @@ SIGTERM, kill -9) at any point:
 - A target is computed by one process at a time (`claim_target`, `metrics_claim`): a second
   process waits for it and then skips it, so identical concurrent runs do the work once.
 - Staging folders of killed writers are unlocked, hence told apart from live ones; the next write
-  removes them (`staging_folders` lists them for `refsr info`).
+  removes them (`staging_folders` lists them for `refsr info`), and likewise the temporary copies
+  that Zarr's atomic file writes leave in run groups when killed (`partial_chunks`).
 - In the main thread, SIGINT and SIGTERM stop a write between two chunk rows (never inside Zarr
   I/O); the staging folder is removed and the interrupt raised.
 """
@@ -31,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
+import socket
 import os
 import re
 import threading
@@ -60,6 +63,11 @@ _CHUNK_KEY = re.compile(r"(^|/)c(/\d+)+$")
 RUN_IDENTITY = ("method", "weights", "reference", "fusion", "params", "targets")
 METRICS = ("psnr", "psnr_y", "ssim")
 CLAIM_POLL_S = 0.2  # how often a process waiting for another's claim looks again
+# Zarr writes each file as `<name>.<hex>.partial` and renames it; writing one takes milliseconds, so
+# an older one was left by a killed writer.
+PARTIAL_AGE_S = 60.0
+
+log = logging.getLogger(__name__)
 
 StoreLike = str | Path | zarr.Group
 
@@ -191,8 +199,27 @@ def staging_folders(store: str | Path) -> list[tuple[Path, bool]]:
     return [(p, staging_is_live(p)) for p in found]
 
 
+def partial_chunks(store: str | Path) -> list[Path]:
+    """Temporary copies of chunk or metadata files (`*.partial`) in the run groups, left by killed writers.
+
+    Zarr writes every file under such a name and renames it into place; one older than
+    `PARTIAL_AGE_S` belongs to no write in progress. Scenes need no such check: they are written in
+    staging folders.
+    """
+    now = time.time()
+    stale = []
+    for path in sorted((Path(store) / RUNS).rglob("*.partial")):
+        try:
+            if now - path.stat().st_mtime > PARTIAL_AGE_S:
+                stale.append(path)
+        except FileNotFoundError:  # renamed into place meanwhile
+            pass
+    return stale
+
+
 def _clean_stale(root: Path) -> None:
-    """Remove the staging folders of killed writers and restore a scene moved aside by a killed swap.
+    """Remove the staging folders and partial files of killed writers; restore a scene moved aside by a
+    killed swap.
 
     Call it holding `store_lock`: swaps happen under it, so a `.old-` folder is never in use then.
     """
@@ -202,6 +229,8 @@ def _clean_stale(root: Path) -> None:
     for path, live in staging_folders(root):
         if not live:
             remove_if_stale(path)
+    for path in partial_chunks(root):
+        path.unlink(missing_ok=True)
 
 
 def _abandoned(root: Path) -> bool:
@@ -335,13 +364,15 @@ def scene(store: StoreLike, name: str) -> zarr.Group:
 
 
 def read_view(store: StoreLike, name: str, u: int, v: int) -> np.ndarray:
-    """View (u, v) of a light-field or stereo scene as uint8 (H, W, 3)."""
-    return np.asarray(scene(store, name)["views"][u, v])
+    """View (u, v) of a light-field or stereo scene as uint8 (H, W, 3); a corrupt chunk is an InputError
+    naming its file."""
+    return _read(scene(store, name)["views"], (int(u), int(v)))
 
 
 def read_frame(store: StoreLike, name: str, t: int) -> np.ndarray:
-    """Frame at index t (not the Sintel frame number; see `frame_numbers`) as uint8 (H, W, 3)."""
-    return np.asarray(scene(store, name)["frames"][t])
+    """Frame at index t (not the Sintel frame number; see `frame_numbers`) as uint8 (H, W, 3); a corrupt
+    chunk is an InputError naming its file."""
+    return _read(scene(store, name)["frames"], (int(t),))
 
 
 def scene_sha256(store: StoreLike, name: str) -> str:
@@ -672,8 +703,8 @@ def pending_targets(store: StoreLike, run_id: str, scene_name: str) -> list[int]
 
 
 def read_target(store: StoreLike, run_id: str, scene_name: str, index: int) -> np.ndarray:
-    """The SR image of target `index` as uint8 (H, W, 3)."""
-    return np.asarray(run_group(store, run_id, scene_name)["sr"][index])
+    """The SR image of target `index` as uint8 (H, W, 3); a corrupt chunk is an InputError naming its file."""
+    return _read(run_group(store, run_id, scene_name)["sr"], (int(index),))
 
 
 def add_computed_on(store: str | Path, run_id: str, scene_name: str, devices: Sequence[str]) -> list[str]:
@@ -708,8 +739,10 @@ def _claim_file(root: Path, run_id: str, scene_name: str, step: str, index: int)
     return folder / f"{step}-{int(index)}"
 
 
-def _acquire(path: Path, finished: Callable[[], bool]) -> tuple[int | None, bool]:
-    """Lock claim file `path`, waiting while another process holds it.
+def _acquire(path: Path, finished: Callable[[], bool], what: str) -> tuple[int | None, bool]:
+    """Lock claim file `path`, waiting while another process holds it; the holder writes who it is there.
+
+    Waiting is logged once (logger `refsr.store`), naming the holder and `what` it computes.
 
     Returns:
         (fd, waited); fd is None when `finished()` became true while waiting.
@@ -717,12 +750,17 @@ def _acquire(path: Path, finished: Callable[[], bool]) -> tuple[int | None, bool
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     waited = False
     while not try_lock(fd):
+        if not waited:
+            holder = os.pread(fd, 256, 0).decode(errors="replace").strip() or "another process"
+            log.info("%s: %s is computing it; waiting for it to finish (claim %s)", what, holder, path)
         waited = True
         if finished():
             os.close(fd)
             return None, True
         checkpoint()
         time.sleep(CLAIM_POLL_S)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}".encode(), 0)
     return fd, waited
 
 
@@ -748,7 +786,7 @@ def claim_target(store: str | Path, run_id: str, scene_name: str, index: int) ->
         if path in _claims:
             _claims[path] = (_claims[path][0], me)
             return not done()
-    fd, _ = _acquire(Path(path), done)
+    fd, _ = _acquire(Path(path), done, f"target {index} of run {run_id}/{scene_name}")
     if fd is None:
         return False
     if done():
@@ -780,7 +818,8 @@ def metrics_claim(store: str | Path, run_id: str, scene_name: str, index: int) -
     def evaluated() -> bool:
         return not math.isnan(float(run_group(root, run_id, scene_name)["psnr"][index]))
 
-    fd, _ = _acquire(_claim_file(root, run_id, scene_name, "evaluate", index), evaluated)
+    fd, _ = _acquire(_claim_file(root, run_id, scene_name, "evaluate", index), evaluated,
+                     f"metrics of target {index} of run {run_id}/{scene_name}")
     if fd is None:
         yield False
         return
@@ -809,14 +848,18 @@ def _chunk_slices(array: zarr.Array, coords: Sequence[int]) -> tuple[slice, ...]
     return tuple(slice(c * k, min((c + 1) * k, s)) for c, k, s in zip(coords, array.chunks, array.shape))
 
 
-def _read(array: zarr.Array, folder: Path) -> np.ndarray:
-    """All of `array` (stored in `folder`); an undecodable chunk is an InputError naming its file."""
+def _read(array: zarr.Array, index: tuple[int, ...] = ()) -> np.ndarray:
+    """`array[index]` (integers on the leading axes; all of it by default); an undecodable chunk is an
+    InputError naming its file."""
     try:
-        return np.asarray(array[...])
+        return np.asarray(array[index])
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - any decoding failure: find the chunk it came from
-        for coords in np.ndindex(*array.cdata_shape):
+        folder = Path(array.store_path.store.root) / array.store_path.path
+        lead = tuple(int(i) // k for i, k in zip(index, array.chunks))
+        for rest in np.ndindex(*array.cdata_shape[len(index):]):
+            coords = lead + rest
             try:
                 array[_chunk_slices(array, coords)]
             except Exception as chunk_err:  # noqa: BLE001
@@ -855,12 +898,12 @@ def _missing_chunks(folder: Path, array: zarr.Array, indices: Sequence[int] | No
     return missing
 
 
-def _verify(folder: Path, arrays: dict[str, zarr.Array], problems: list[dict]) -> dict[str, np.ndarray] | None:
+def _verify(arrays: dict[str, zarr.Array], problems: list[dict]) -> dict[str, np.ndarray] | None:
     """Decode every chunk of `arrays`; returns the data, or None after recording the first corrupt chunk."""
     data = {}
     for name, array in arrays.items():
         try:
-            data[name] = _read(array, folder / name)
+            data[name] = _read(array)
         except InputError as err:
             _problem(problems, err.path, err.problem)
             return None
@@ -880,7 +923,7 @@ def _inspect_scene(root: Path, name: str, problems: list[dict], verify: bool) ->
             _problem(problems, path, f"missing chunk of scene {name!r}: stored at ingest and gone "
                                      "(it is not read as zeros; ingest the scene again with --overwrite)")
     if verify and not info["missing_chunks"]:
-        data = _verify(folder, arrays, problems)
+        data = _verify(arrays, problems)
         if data is not None and content_sha256(data) != attrs.get("source_sha256"):
             _problem(problems, folder, f"scene {name!r} does not match its source_sha256 (content changed)")
     return info
@@ -899,10 +942,10 @@ def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict],
                                          "params", "started", "finished")},
             "arrays": {k: _array_info(a) for k, a in arrays.items()}}
     try:
-        targets = _read(arrays["targets"], folder / "targets") if "targets" in arrays else np.zeros((0, 2), int)
+        targets = _read(arrays["targets"]) if "targets" in arrays else np.zeros((0, 2), int)
         n = len(targets)
-        done = _read(arrays["done"], folder / "done") if "done" in arrays else np.zeros(n, bool)
-        scores = {k: _read(arrays[k], folder / k) if k in arrays else np.full(n, np.nan) for k in METRICS}
+        done = _read(arrays["done"]) if "done" in arrays else np.zeros(n, bool)
+        scores = {k: _read(arrays[k]) if k in arrays else np.full(n, np.nan) for k in METRICS}
     except InputError as err:
         _problem(problems, err.path, err.problem)
         return {**info, "n": None, "done": None, "targets": [], "mean": None}
@@ -917,7 +960,7 @@ def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict],
             for path in _missing_chunks(folder / key, arrays[key], done_ix):
                 _problem(problems, path, f"missing chunk of a done target of run {run_id}/{scene_name}")
     if verify:
-        _verify(folder, {k: a for k, a in arrays.items() if k in ("sr", "confidence")}, problems)
+        _verify({k: a for k, a in arrays.items() if k in ("sr", "confidence")}, problems)
     return info
 
 
@@ -931,7 +974,8 @@ def inspect_store(store: StoreLike, verify: bool = False) -> dict:
 
     Returns:
         {"store", "zarr_format", "scenes": [...], "runs": [...], "staging": {"stale": [paths],
-        "live": [paths]}, "problems": [{"path", "problem"}]}. Problems are corrupt metadata or
+        "live": [paths], "partial": [paths]}, "problems": [{"path", "problem"}]}; `partial` lists
+        `partial_chunks`. Problems are corrupt metadata or
         chunks and missing chunks, each naming its file; NaN metrics are None.
     """
     root = _store_root(_group(store))
@@ -942,7 +986,8 @@ def inspect_store(store: StoreLike, verify: bool = False) -> dict:
     staging = staging_folders(root)
     return {"store": str(root), "zarr_format": 3, "scenes": scenes, "runs": runs,
             "staging": {"stale": [str(p) for p, live in staging if not live],
-                        "live": [str(p) for p, live in staging if live]},
+                        "live": [str(p) for p, live in staging if live],
+                        "partial": [str(p) for p in partial_chunks(root)]},
             "problems": problems}
 
 
@@ -1021,6 +1066,9 @@ def render(info: dict, max_rows: int | None = INFO_ROWS) -> str:
         lines.append(f"{len(stale)} stale staging folder(s), removed on the next write")
     if live:
         lines.append(f"{len(live)} staging folder(s) being written by running processes")
+    if info["staging"]["partial"]:
+        lines.append(f"{len(info['staging']['partial'])} partial file(s) of killed writes in runs, "
+                     "removed on the next write")
     return "\n".join(lines)
 
 

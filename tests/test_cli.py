@@ -71,7 +71,7 @@ def test_info_json_describes_the_real_store(hci_store: Path, capsys) -> None:
     assert scenes["antinous"]["arrays"]["views"] == {"dtype": "uint8", "dims": ["u", "v", "y", "x", "c"],
                                                       "shape": [9, 9, 512, 512, 3], "chunks": [1, 1, 512, 512, 3]}
     assert scenes["alley_1"]["kind"] == "video" and scenes["alley_1"]["attrs"]["frames"] == 4
-    assert info["staging"] == {"stale": [], "live": []}
+    assert info["staging"] == {"stale": [], "live": [], "partial": []}
 
 
 def test_ingest_into_a_scene_with_an_unfinished_run_is_refused(tmp_path: Path, hci_antinous: Path,

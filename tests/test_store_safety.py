@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from refsr import store as st
+from refsr import runs, store as st
 from refsr.cli import main
 from refsr.errors import InputError
 from refsr.io.lightfield import LightField, write_hdf5
@@ -379,6 +380,67 @@ def test_info_verify_names_a_corrupt_view_chunk(run_store: Path, capsys) -> None
     assert main(["info", str(run_store), "--verify"]) == 2
     lines = _error_lines(capsys)
     assert len(lines) == 1 and lines[0].startswith(f"refsr: error: {chunk}: corrupt chunk")
+
+
+
+def test_reading_a_corrupt_chunk_names_it(run_store: Path) -> None:
+    """What pipelines read (views, frames, results) names a corrupt chunk's file, as `info` does."""
+    view_chunk = run_store / "scenes/lf/views/c/1/2/0/0/0"
+    view_chunk.write_bytes(b"not zstd")
+    st.write_target(run_store, "r1", "lf", 2, np.full((H, 64, 3), 7, np.uint8))  # done, not evaluated
+    result_chunk = run_store / "runs/r1/lf/sr/c/2/0/0/0"
+    result_chunk.write_bytes(b"not zstd")
+    for read in (lambda: st.read_view(run_store, "lf", 1, 2), lambda: runs.hr_image(run_store, "lf", [1, 2])):
+        with pytest.raises(InputError, match=r": corrupt chunk \(") as caught:
+            read()
+        assert caught.value.path == str(view_chunk)
+    with pytest.raises(InputError, match="corrupt chunk") as caught:
+        runs.evaluate_target(run_store, "r1", "lf", 2)
+    assert caught.value.path == str(result_chunk)
+    np.testing.assert_array_equal(st.read_view(run_store, "lf", 1, 1), _lightfield(1).views[1, 1])
+
+
+def test_partial_files_of_killed_writes_are_listed_and_removed(run_store: Path, capsys) -> None:
+    """Zarr writes each file as `<name>.<hex>.partial` and renames it; a killed write leaves that copy."""
+    old = run_store / "runs/r1/lf/sr/c/2/0/0/0.0123456789abcdef.partial"
+    young = run_store / "runs/r1/lf/sr/c/3/0/0/0.fedcba9876543210.partial"
+    for path in (old, young):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half a chunk")
+    stamp = time.time() - st.PARTIAL_AGE_S - 5
+    os.utime(old, (stamp, stamp))
+    assert main(["info", str(run_store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["staging"]["partial"] == [str(old)]
+    assert main(["info", str(run_store)]) == 0
+    assert "1 partial file(s) of killed writes in runs, removed on the next write" in capsys.readouterr().out
+    st.create_run(run_store, "r2", "lf", TARGETS[:1], (H, 64), RUN)  # the next write
+    assert not old.exists() and young.exists()  # a young one may be a write in progress
+
+
+def test_waiting_for_another_process_claim_says_who_holds_it(run_store: Path, caplog) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, numpy as np; from refsr import store as st\n"
+         f"assert st.claim_target({str(run_store)!r}, 'r1', 'lf', 3)\nprint('held', flush=True)\n"
+         f"sys.stdin.read()\nst.write_target({str(run_store)!r}, 'r1', 'lf', 3, np.zeros(({H}, 64, 3), np.uint8))"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result: list[bool] = []
+        with caplog.at_level("INFO", logger="refsr.store"):
+            waiter = threading.Thread(target=lambda: result.append(st.claim_target(run_store, "r1", "lf", 3)))
+            waiter.start()
+            for _ in range(200):
+                if caplog.records:
+                    break
+                time.sleep(0.05)
+            holder.stdin.close()  # the holder writes the target and exits
+            waiter.join(timeout=60)
+        assert holder.wait(timeout=60) == 0
+    finally:
+        holder.kill()
+    assert result == [False]  # done by the holder: not computed again
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"target 3 of run r1/lf: process {holder.pid} on ") and "waiting" in message
 
 
 def test_info_names_corrupt_metadata(run_store: Path, capsys) -> None:
