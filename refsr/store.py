@@ -34,9 +34,9 @@ import hashlib
 import json
 import logging
 import math
-import socket
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
