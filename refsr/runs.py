@@ -185,14 +185,14 @@ def hr_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
         t = int(target[0])
         if not 0 <= t < g["frames"].shape[0]:
             raise InputError(store, f"scene {scene!r} has no frame index {t} (0..{g['frames'].shape[0] - 1})")
-        return st.read_frame(store, scene, t)
+        return st.read_array(g["frames"], (t,))
     u, v = int(target[0]), int(target[1])
     grid = g["views"].shape[:2]
     if not (0 <= u < grid[0] and 0 <= v < grid[1]):
         raise InputError(store, f"scene {scene!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
     if "present" in g and not bool(g["present"][u, v]):
         raise InputError(g.attrs.get("source", store), f"scene {scene!r}: view ({u}, {v}) is missing from the source")
-    return st.read_view(store, scene, u, v)
+    return st.read_array(g["views"], (u, v))
 
 
 def truth(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
@@ -300,7 +300,7 @@ def evaluate_target(store: Store, run_id: str, scene: str, index: int) -> dict:
     with st.metrics_claim(store, run_id, scene, index) as evaluate:
         if not evaluate:
             return {"index": int(index), "target": target, **{k: float(g[k][index]) for k in st.METRICS}}
-        sr, hr = st.read_target(store, run_id, scene, index), truth(store, scene, target)
+        sr, hr = st.read_array(g["sr"], (int(index),)), truth(store, scene, target)
         scores = {"psnr": metrics.psnr(sr, hr), "psnr_y": metrics.psnr_y(sr, hr), "ssim": metrics.ssim(sr, hr)}
         st.write_metrics(store, run_id, scene, index, **scores)
     return {"index": int(index), "target": target, **scores}

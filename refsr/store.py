@@ -366,13 +366,13 @@ def scene(store: StoreLike, name: str) -> zarr.Group:
 def read_view(store: StoreLike, name: str, u: int, v: int) -> np.ndarray:
     """View (u, v) of a light-field or stereo scene as uint8 (H, W, 3); a corrupt chunk is an InputError
     naming its file."""
-    return _read(scene(store, name)["views"], (int(u), int(v)))
+    return read_array(scene(store, name)["views"], (int(u), int(v)))
 
 
 def read_frame(store: StoreLike, name: str, t: int) -> np.ndarray:
     """Frame at index t (not the Sintel frame number; see `frame_numbers`) as uint8 (H, W, 3); a corrupt
     chunk is an InputError naming its file."""
-    return _read(scene(store, name)["frames"], (int(t),))
+    return read_array(scene(store, name)["frames"], (int(t),))
 
 
 def scene_sha256(store: StoreLike, name: str) -> str:
@@ -704,7 +704,7 @@ def pending_targets(store: StoreLike, run_id: str, scene_name: str) -> list[int]
 
 def read_target(store: StoreLike, run_id: str, scene_name: str, index: int) -> np.ndarray:
     """The SR image of target `index` as uint8 (H, W, 3); a corrupt chunk is an InputError naming its file."""
-    return _read(run_group(store, run_id, scene_name)["sr"], (int(index),))
+    return read_array(run_group(store, run_id, scene_name)["sr"], (int(index),))
 
 
 def add_computed_on(store: str | Path, run_id: str, scene_name: str, devices: Sequence[str]) -> list[str]:
@@ -848,9 +848,9 @@ def _chunk_slices(array: zarr.Array, coords: Sequence[int]) -> tuple[slice, ...]
     return tuple(slice(c * k, min((c + 1) * k, s)) for c, k, s in zip(coords, array.chunks, array.shape))
 
 
-def _read(array: zarr.Array, index: tuple[int, ...] = ()) -> np.ndarray:
-    """`array[index]` (integers on the leading axes; all of it by default); an undecodable chunk is an
-    InputError naming its file."""
+def read_array(array: zarr.Array, index: tuple[int, ...] = ()) -> np.ndarray:
+    """`array[index]` (integers on the leading axes; all of it by default) of a store on disk; an
+    undecodable chunk is an InputError naming its file."""
     try:
         return np.asarray(array[index])
     except InputError:
@@ -903,7 +903,7 @@ def _verify(arrays: dict[str, zarr.Array], problems: list[dict]) -> dict[str, np
     data = {}
     for name, array in arrays.items():
         try:
-            data[name] = _read(array)
+            data[name] = read_array(array)
         except InputError as err:
             _problem(problems, err.path, err.problem)
             return None
@@ -942,10 +942,10 @@ def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict],
                                          "params", "started", "finished")},
             "arrays": {k: _array_info(a) for k, a in arrays.items()}}
     try:
-        targets = _read(arrays["targets"]) if "targets" in arrays else np.zeros((0, 2), int)
+        targets = read_array(arrays["targets"]) if "targets" in arrays else np.zeros((0, 2), int)
         n = len(targets)
-        done = _read(arrays["done"]) if "done" in arrays else np.zeros(n, bool)
-        scores = {k: _read(arrays[k]) if k in arrays else np.full(n, np.nan) for k in METRICS}
+        done = read_array(arrays["done"]) if "done" in arrays else np.zeros(n, bool)
+        scores = {k: read_array(arrays[k]) if k in arrays else np.full(n, np.nan) for k in METRICS}
     except InputError as err:
         _problem(problems, err.path, err.problem)
         return {**info, "n": None, "done": None, "targets": [], "mean": None}
