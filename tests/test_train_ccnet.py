@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from refsr.archs.ccnet import CCNet
@@ -88,3 +89,9 @@ def test_batchnorm_recalibration_matches_the_batch_statistics():
         eval_mode = trainer.features(net, crops)
     assert (eval_mode - train_mode).abs().max() < 0.05
     assert all(m.momentum == 0.1 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+
+def test_temperature_option_must_be_positive(capsys):
+    with pytest.raises(SystemExit):
+        trainer.main(["--temperature", "0"])
+    assert "--temperature: must be positive" in capsys.readouterr().err

@@ -9,6 +9,7 @@ features are unit vectors) over a temperature.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,8 +265,13 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
 def main(argv: list[str]) -> int:
     parser = loop.parser("ccnet", "Train CC-Net (cross-scale correspondence).", CONFIGS)
     loop.add_init_option(parser)
+    parser.add_argument("--temperature", type=float, help="override the config's softmax temperature on cosine scores")
     args = parser.parse_args(argv)
     config = loop.configure(args, CONFIGS)
+    if args.temperature is not None:
+        if args.temperature <= 0:
+            parser.error(f"--temperature: must be positive, got {args.temperature}")
+        config = dataclasses.replace(config, temperature=args.temperature)
     meta = train(config, args.data, args.out, args.device, config_name=args.config,
                  command="refsr train ccnet " + " ".join(argv), init=args.init)
     print(f"ccnet: {meta['iterations']} iterations, val_loss {meta['val_loss']:.3f}, val_top1 {meta['val_top1']:.3f}, "
