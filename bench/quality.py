@@ -208,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             elif kind == "no-offset":
                 sr = unaligned_super_resolve(lr, pair.reference, fusion, device, args.precision)
             else:
-                options = {k: v for k, v in (("fusion", fusion), ("precision", args.precision))
-                           if k in METHODS[method].options}
+                options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision})
                 sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
                                    device=str(device), back_project=back_project, **options)
             if device.type == "cuda":

@@ -79,12 +79,12 @@ def local_cluster(workers: int):
 def timed_run(source: Path, store: Path, method: str, device: str, **placement: object) -> dict:
     """One `lf_reconstruct` of every target into the fresh `store`: {n, reconstruct_s, cluster_s, processes, sr}."""
     from pipelines.flows import lf_reconstruct
-    from refsr import store as st
+    from refsr import store as zarr_store
 
     out = lf_reconstruct(source=str(source), store=str(store), scene="grid", targets="all", method=method,
                          device=device, **placement)
     t = out["timings"]
-    sr = np.asarray(st.run_group(store, out["runs"][0]["run_id"], "grid")["sr"][...])
+    sr = np.asarray(zarr_store.run_group(store, out["runs"][0]["run_id"], "grid")["sr"][...])
     return {"n": out["reconstructed"], "reconstruct_s": t["reconstruct_s"], "cluster_s": t.get("cluster_s"),
             "processes": len(out["reconstructed_by"]), "sr": sr}
 

@@ -28,9 +28,9 @@ from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipelines import compute
-from pipelines import tasks as T
+from pipelines import tasks
 from refsr import methods, runs
-from refsr import store as st
+from refsr import store as zarr_store
 
 View = tuple[int, int]  # (u, v) of a light-field view
 TargetsParam = Union[list[View], Literal["all"], None]
@@ -77,7 +77,7 @@ def reconstruct_on_dask(store: str, opened: list[dict], device: str,
     demand on the workers. Failed targets are returned, not raised (see `_await_targets`).
     """
     with dask.annotate(resources=resources) if resources else nullcontext():
-        submitted = _submit_targets(store, opened, device, T.reconstruct_target)
+        submitted = _submit_targets(store, opened, device, tasks.reconstruct_target)
     return _await_targets(submitted)
 
 
@@ -88,7 +88,7 @@ def _reconstruct(store: str, opened: list[dict], device: str, address: str | Non
     (`prefect concurrency-limit create refsr-gpu 1` limits them across runs too).
     """
     if address is None:
-        rec = T.reconstruct_target
+        rec = tasks.reconstruct_target
         if device.startswith("cuda"):
             rec = rec.with_options(tags=["refsr-gpu"])
         return _await_targets(_submit_targets(store, opened, device, rec))
@@ -134,12 +134,12 @@ def _run(store: str, opened: list[dict], device: str, dask_address: str | None, 
         done = _reconstruct(store, opened, device, address if on_dask else None)
         timings["reconstruct_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        evaluated = T.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in opened], address,
+        evaluated = tasks.evaluate(store, [{"run_id": r["run_id"], "scene": r["scene"]} for r in opened], address,
                                dask_workers)
         timings["evaluate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    reports = [T.report(store, r["run_id"], r["scene"]) for r in opened]
-    finished = [T.finish(store, r["run_id"], r["scene"], _computed_on(done["results"], r)) for r in opened]
+    reports = [tasks.report(store, r["run_id"], r["scene"]) for r in opened]
+    finished = [tasks.finish(store, r["run_id"], r["scene"], _computed_on(done["results"], r)) for r in opened]
     timings["report_s"] = time.perf_counter() - t0
     placement = dict(Counter(d["worker"] for d in done["results"]))
     logger.info("reconstructed %d target(s) %s in %d process(es): %s", len(done["results"]),
@@ -160,7 +160,7 @@ def _run(store: str, opened: list[dict], device: str, dask_address: str | None, 
 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
 def lf_reconstruct(
-    source: str = T.SAMPLE,
+    source: str = tasks.SAMPLE,
     store: str = "data/demo.zarr",
     scene: Optional[str] = None,
     reference: Optional[View] = None,
@@ -184,10 +184,10 @@ def lf_reconstruct(
     method = method or methods.default_method()
     dev = _target_device(device, reconstruct_on)
     t0 = time.perf_counter()
-    ing = T.ingest_lightfield(source, store, scene)
+    ing = tasks.ingest_lightfield(source, store, scene)
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run = T.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id)
+    run = tasks.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id)
     timings["open_run_s"] = time.perf_counter() - t0
     return _run(store, [run], dev, dask_address, dask_workers, timings, reconstruct_on)
 
@@ -219,10 +219,10 @@ def sintel_reconstruct(
     dev = _target_device(device, reconstruct_on)
     names = clips or [n for n, info in list_clips(source).items() if pass_name in info.passes]
     t0 = time.perf_counter()
-    scenes = [T.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
+    scenes = [tasks.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    opened = [T.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
+    opened = [tasks.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
     timings["open_run_s"] = time.perf_counter() - t0
     return _run(store, opened, dev, dask_address, dask_workers, timings, reconstruct_on)
 
@@ -250,14 +250,14 @@ def reprocess(
     weights = methods.method_weights(method)
     opened, fresh = [], []
     t0 = time.perf_counter()
-    for scene in st.scene_names(store):
+    for scene in zarr_store.scene_names(store):
         for config in runs.run_configs(store, scene):
-            identity = T.run_identity(store, scene, config["reference"], config["targets"], method, fusion, weights)
+            identity = tasks.run_identity(store, scene, config["reference"], config["targets"], method, fusion, weights)
             done, run_id = runs.up_to_date(store, scene, identity)
             if done:
                 fresh.append(f"{scene}:{run_id}")
                 continue
-            opened.append(T.open_run(store, scene, identity["reference"], identity["targets"], method, fusion, dev,
+            opened.append(tasks.open_run(store, scene, identity["reference"], identity["targets"], method, fusion, dev,
                                      run_id))
     timings["open_run_s"] = time.perf_counter() - t0
     logger.info("%d run(s) to (re)do, %d up to date: %s", len(opened), len(fresh), ", ".join(fresh) or "-")

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines.compute import dask_client, device_slot, where
 from refsr import methods, runs
-from refsr import store as st
+from refsr import store as zarr_store
 from refsr.devices import pick_device
 from refsr.errors import InputError
 
@@ -30,8 +30,8 @@ def run_identity(store: str, scene: str, reference: Any, targets: Any, method: s
     `refsr.methods.method_weights(method)`.
     """
     reference, chosen = runs.resolve_targets(store, scene, reference, targets)
-    used = fusion if "fusion" in methods.METHODS[method].options else None
-    return runs.run_identity(method, weights, reference, chosen, used)
+    used = methods.METHODS[method].applicable({"fusion": fusion})
+    return runs.run_identity(method, weights, reference, chosen, used.get("fusion"))
 
 
 # ---------------------------------------------------------------- tasks
@@ -47,7 +47,7 @@ def ingest_lightfield(source: str, store: str, scene: str | None = None) -> dict
         path = Path(source)
         lf = read_lightfield(path)
         name = scene or (path.stem if path.is_file() else path.resolve().name)
-    status = st.ingest_lightfield(store, name, lf)
+    status = zarr_store.ingest_lightfield(store, name, lf)
     get_run_logger().info("scene %s: %s (%s, grid %dx%d)", name, status, lf.reader, *lf.grid)
     return {"scene": name, "status": status}
 
@@ -64,7 +64,7 @@ def ingest_clip(source: str, store: str, clip: str, pass_name: str = "final", fr
         numbers = info.passes.get(pass_name, [])[:frames] if info else None
         name = f"{clip}-first{frames}"
     data = read_clip(source, clip, pass_name, frames=numbers)
-    status = st.ingest_video(store, name, data)
+    status = zarr_store.ingest_video(store, name, data)
     get_run_logger().info("scene %s: %s (%d frames, %s pass)", name, status, len(data.numbers), pass_name)
     return {"scene": name, "status": status}
 
@@ -108,12 +108,12 @@ def reconstruct_target(store: str, run_id: str, scene: str, index: int, device: 
     if inputs.done:
         return {"index": index, "target": inputs.target, "status": "skipped", **placed}
     record = methods.METHODS.get(inputs.method)  # an unknown method: super_resolve says so
-    options = {"fusion": inputs.fusion or "mask"} if record and "fusion" in record.options else {}
+    options = record.applicable({"fusion": inputs.fusion or "mask"}) if record else {}
     with device_slot(dev):
         out = methods.super_resolve(inputs.lr, inputs.reference, inputs.method, device=dev,
                                     return_confidence=inputs.confidence, **options)
     sr, confidence = out if inputs.confidence else (out, None)
-    st.write_target(store, run_id, scene, index, sr, confidence)
+    zarr_store.write_target(store, run_id, scene, index, sr, confidence)
     return {"index": index, "target": inputs.target, "status": "done", **placed}
 
 

@@ -1,4 +1,4 @@
-"""The `refsr` command: degrade, sr, match, ingest, info, train (conventions.md, "The CLI")."""
+"""The `refsr` command: degrade, sr, match, ingest, info, train (README, "Command line")."""
 from __future__ import annotations
 
 import argparse
@@ -88,7 +88,7 @@ def cmd_sr(args: argparse.Namespace) -> int:
     if method.uses_reference:
         require_min_size(args.ref, ref.shape)
     given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "precision": args.precision}
-    options = {k: v for k, v in given.items() if k in method.options}  # the others do not apply to it
+    options = method.applicable(given)
     sr = super_resolve(lr, ref, args.method, device=args.device, back_project=args.back_project,
                        progress=_is_tty(), **options)
     want = (lr.shape[0] * SCALE, lr.shape[1] * SCALE, 3)

@@ -1,7 +1,8 @@
 """Super-resolution methods behind `refsr sr`: one record per method, one entry point."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -30,7 +31,7 @@ class Method:
         weights: the shipped networks it needs (`refsr.shipped` names).
         confidence: whether `run` returns a per-pixel confidence (8h, 8w).
         back_project: back-projection iterations applied after it unless the caller says otherwise.
-        options: the keyword options `run` takes, a subset of OPTIONS.
+        options: the keyword-only parameters of `run` (derived, a subset of OPTIONS).
         uses_reference: whether it reads the reference image at all.
     """
 
@@ -40,12 +41,19 @@ class Method:
     weights: tuple[str, ...] = ()
     confidence: bool = False
     back_project: int = 0
-    options: frozenset[str] = frozenset()
     uses_reference: bool = False
+    options: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.options <= OPTIONS:
-            raise ValueError(f"method {self.name!r}: unknown options {sorted(self.options - OPTIONS)}")
+        parameters = inspect.signature(self.run).parameters.values()
+        options = frozenset(p.name for p in parameters if p.kind is p.KEYWORD_ONLY)
+        if not options <= OPTIONS:
+            raise ValueError(f"method {self.name!r}: unknown options {sorted(options - OPTIONS)}")
+        object.__setattr__(self, "options", options)
+
+    def applicable(self, given: dict[str, object]) -> dict[str, object]:
+        """The options in `given` that this method takes; the others do not apply to it."""
+        return {k: v for k, v in given.items() if k in self.options}
 
 
 def _bicubic(lr: torch.Tensor, ref: torch.Tensor) -> Result:
@@ -88,16 +96,14 @@ def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progre
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("refsr", "RefSR-Net (CC-Net + SS-Net)", _refsr, weights=("ccnet", "srresnet_nn", "ssnet"),
-           confidence=True, options=frozenset({"fusion", "search", "progress", "precision"}), uses_reference=True),
+           confidence=True, uses_reference=True),
     Method("bicubic", "Bicubic", _bicubic),
     Method("srresnet", "SRResNet", _srresnet("srresnet"), weights=("srresnet",)),
     Method("srresnet-nn", "SRResNet+NN", _srresnet("srresnet_nn"), weights=("srresnet_nn",)),
-    Method("srresnet-nn-sliding", "SRResNet+NN+sliding", _sliding, weights=("srresnet_nn",),
-           options=frozenset({"progress"})),
-    Method("exemplar", "Exemplar (gradient matches, pasted, averaged)", _exemplar,
-           options=frozenset({"search", "progress"}), uses_reference=True),
+    Method("srresnet-nn-sliding", "SRResNet+NN+sliding", _sliding, weights=("srresnet_nn",)),
+    Method("exemplar", "Exemplar (gradient matches, pasted, averaged)", _exemplar, uses_reference=True),
     Method("flow-warp", "Flow-warp (OpenCV flow, blended with bicubic)", _flow_warp, confidence=True,
-           back_project=10, options=frozenset({"flow", "progress"}), uses_reference=True),
+           back_project=10, uses_reference=True),
 )}
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from refsr import metrics
-from refsr import store as st
+from refsr import store as zarr_store
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample_image
 from refsr.errors import InputError
 from refsr.io.images import write_image
@@ -54,7 +54,7 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
         A JSON-normalised dict (lists, Python ints) with keys method, weights, reference, targets,
         fusion, params.
     """
-    return st.json_round_trip({"method": method, "weights": weights, "reference": reference,
+    return zarr_store.json_round_trip({"method": method, "weights": weights, "reference": reference,
                                "targets": [list(map(int, t)) for t in targets], "fusion": fusion,
                                "params": {"scale": SCALE} if params is None else params})
 
@@ -69,7 +69,7 @@ def default_run_id(identity: dict) -> str:
 
 def scene_kind(store: Store, scene: str) -> str:
     """"lightfield", "stereo" or "video": the `kind` attribute of a stored scene."""
-    return str(st.scene(store, scene).attrs.get("kind"))
+    return str(zarr_store.scene(store, scene).attrs.get("kind"))
 
 
 def _pairs(targets: Any) -> list[list[int]]:
@@ -116,7 +116,7 @@ def resolve_targets(store: Store, scene: str, reference: Sequence[int] | str | N
             target that is also the reference, a frame without a previous frame, malformed
             targets, or no target at all.
     """
-    g = st.scene(store, scene)
+    g = zarr_store.scene(store, scene)
     if g.attrs.get("kind") == "video":
         n = g["frames"].shape[0]
         chosen = [[t, 0] for t in range(1, n)] if targets in (None, "all") else _frames(targets)
@@ -180,19 +180,19 @@ def hr_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
     Raises:
         InputError: for a view or frame the scene does not have, or a corrupt chunk (naming its file).
     """
-    g = st.scene(store, scene)
+    g = zarr_store.scene(store, scene)
     if g.attrs.get("kind") == "video":
         t = int(target[0])
         if not 0 <= t < g["frames"].shape[0]:
             raise InputError(store, f"scene {scene!r} has no frame index {t} (0..{g['frames'].shape[0] - 1})")
-        return st.read_array(g["frames"], (t,))
+        return zarr_store.read_array(g["frames"], (t,))
     u, v = int(target[0]), int(target[1])
     grid = g["views"].shape[:2]
     if not (0 <= u < grid[0] and 0 <= v < grid[1]):
         raise InputError(store, f"scene {scene!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
     if "present" in g and not bool(g["present"][u, v]):
         raise InputError(g.attrs.get("source", store), f"scene {scene!r}: view ({u}, {v}) is missing from the source")
-    return st.read_array(g["views"], (u, v))
+    return zarr_store.read_array(g["views"], (u, v))
 
 
 def truth(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
@@ -228,9 +228,9 @@ def open_run(store: Store, scene: str, identity: dict, device: str, confidence: 
     where = targets[0] if identity["reference"] == PREVIOUS else identity["reference"]
     height, width = hr_image(store, scene, where).shape[:2]
     hr_shape = (height - height % SCALE, width - width % SCALE)
-    status = st.create_run(store, run_id, scene, targets, hr_shape, {**identity, "device": device},
+    status = zarr_store.create_run(store, run_id, scene, targets, hr_shape, {**identity, "device": device},
                            confidence=confidence)
-    pending = st.pending_targets(store, run_id, scene)
+    pending = zarr_store.pending_targets(store, run_id, scene)
     return {"run_id": run_id, "scene": scene, "status": status, "pending": pending, "n": len(targets)}
 
 
@@ -266,10 +266,10 @@ def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetIn
     process computes it, this waits and then reports it done, so concurrent identical runs compute
     each target once.
     """
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     attrs = dict(g.attrs)
     target = [int(x) for x in g["targets"][index]]
-    done = bool(g["done"][index]) or not st.claim_target(store, run_id, scene, index)
+    done = bool(g["done"][index]) or not zarr_store.claim_target(store, run_id, scene, index)
     common = dict(index=int(index), target=target, done=done, method=attrs["method"], fusion=attrs.get("fusion"),
                   confidence="confidence" in g)
     if done:
@@ -280,7 +280,7 @@ def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetIn
 
 def unevaluated_targets(store: Store, run_id: str, scene: str) -> list[int]:
     """Indices of the targets that are done but have no metrics yet."""
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     done, psnr = np.asarray(g["done"][...]), np.asarray(g["psnr"][...])
     return [int(i) for i in np.flatnonzero(done & np.isnan(psnr))]
 
@@ -295,14 +295,14 @@ def evaluate_target(store: Store, run_id: str, scene: str, index: int) -> dict:
     Returns:
         {"index", "target", "psnr", "psnr_y", "ssim"}.
     """
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     target = [int(x) for x in g["targets"][index]]
-    with st.metrics_claim(store, run_id, scene, index) as evaluate:
+    with zarr_store.metrics_claim(store, run_id, scene, index) as evaluate:
         if not evaluate:
-            return {"index": int(index), "target": target, **{k: float(g[k][index]) for k in st.METRICS}}
-        sr, hr = st.read_array(g["sr"], (int(index),)), truth(store, scene, target)
+            return {"index": int(index), "target": target, **{k: float(g[k][index]) for k in zarr_store.METRICS}}
+        sr, hr = zarr_store.read_array(g["sr"], (int(index),)), truth(store, scene, target)
         scores = {"psnr": metrics.psnr(sr, hr), "psnr_y": metrics.psnr_y(sr, hr), "ssim": metrics.ssim(sr, hr)}
-        st.write_metrics(store, run_id, scene, index, **scores)
+        zarr_store.write_metrics(store, run_id, scene, index, **scores)
     return {"index": int(index), "target": target, **scores}
 
 
@@ -315,13 +315,13 @@ def finish_if_complete(store: Store, run_id: str, scene: str, computed_on: Seque
         pending or unevaluated.
     """
     if computed_on:
-        st.add_computed_on(store, run_id, scene, computed_on)
-    g = st.run_group(store, run_id, scene)
+        zarr_store.add_computed_on(store, run_id, scene, computed_on)
+    g = zarr_store.run_group(store, run_id, scene)
     if g.attrs.get("finished"):
         return str(g.attrs["finished"])
-    if st.pending_targets(store, run_id, scene) or np.isnan(np.asarray(g["psnr"][...])).any():
+    if zarr_store.pending_targets(store, run_id, scene) or np.isnan(np.asarray(g["psnr"][...])).any():
         return None
-    return st.finish_run(store, run_id, scene)
+    return zarr_store.finish_run(store, run_id, scene)
 
 
 # ---------------------------------------------------------------- reports
@@ -351,14 +351,14 @@ def report_rows(store: Store, run_id: str, scene: str) -> list[dict]:
 
     Targets and references read "(u, v)" for views and "frame t" for video.
     """
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     attrs = dict(g.attrs)
     targets, done = np.asarray(g["targets"][...]), np.asarray(g["done"][...])
-    scores = {k: np.asarray(g[k][...]) for k in st.METRICS}
+    scores = {k: np.asarray(g[k][...]) for k in zarr_store.METRICS}
     video = scene_kind(store, scene) == "video"
     return [{"target": f"frame {t[0]}" if video else f"({t[0]}, {t[1]})",
              "reference": f"frame {t[0] - 1}" if video else str(tuple(reference_of(attrs, t))),
-             "done": bool(d), **{k: _score(scores[k][i]) for k in st.METRICS}}
+             "done": bool(d), **{k: _score(scores[k][i]) for k in zarr_store.METRICS}}
             for i, (t, d) in enumerate(zip(targets, done))]
 
 
@@ -398,10 +398,10 @@ def write_report(store: Store, run_id: str, scene: str) -> Report:
     Pictures: a U x V PSNR heatmap (views) or a PSNR per frame chart (video), and the same centre
     crop of ground truth / bicubic / result of the target with the median PSNR.
     """
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     attrs = dict(g.attrs)
     targets, done = np.asarray(g["targets"][...]), np.asarray(g["done"][...])
-    scores = {k: np.asarray(g[k][...]) for k in st.METRICS}
+    scores = {k: np.asarray(g[k][...]) for k in zarr_store.METRICS}
     psnr = scores["psnr"]
     video = scene_kind(store, scene) == "video"
     out = reports_dir(store, run_id, scene)
@@ -410,7 +410,7 @@ def write_report(store: Store, run_id: str, scene: str) -> Report:
         overview = out / "psnr_per_frame.png"
         write_image(overview, chart_picture(psnr))
     else:
-        grid = tuple(st.scene(store, scene)["views"].shape[:2])
+        grid = tuple(zarr_store.scene(store, scene)["views"].shape[:2])
         overview = out / "psnr_heatmap.png"
         write_image(overview, heatmap_picture(grid, targets, psnr, attrs.get("reference")))
     pictures = [overview]
@@ -453,9 +453,9 @@ def latest_finished_run(store: Store, scene: str) -> str:
         InputError: when the scene has no finished run.
     """
     finished = []
-    for run_id, name in st.run_names(store):
+    for run_id, name in zarr_store.run_names(store):
         if name == scene:
-            stamp = st.run_group(store, run_id, scene).attrs.get("finished")
+            stamp = zarr_store.run_group(store, run_id, scene).attrs.get("finished")
             if stamp:
                 finished.append((str(stamp), run_id))
     if not finished:
@@ -465,10 +465,10 @@ def latest_finished_run(store: Store, scene: str) -> str:
 
 def metrics_table(store: Store, run_id: str, scene: str) -> str:
     """A run's per-target table as text: target, reference, PSNR, PSNR-Y, SSIM, and the mean row."""
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     attrs = dict(g.attrs)
     targets = np.asarray(g["targets"][...])
-    scores = {k: np.asarray(g[k][...]) for k in st.METRICS}
+    scores = {k: np.asarray(g[k][...]) for k in zarr_store.METRICS}
     lines = [f"run {run_id}  scene {scene}  method {attrs.get('method')}  device {attrs.get('device')}",
              f"{'target':<10}{'reference':<11}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}"]
     for i, t in enumerate(targets):
@@ -486,10 +486,10 @@ def metrics_table(store: Store, run_id: str, scene: str) -> str:
 def run_configs(store: Store, scene: str) -> list[dict]:
     """The distinct {"reference", "targets"} of the scene's runs, in run order; none yet = the defaults (None)."""
     seen, configs = set(), []
-    for run_id, name in st.run_names(store):
+    for run_id, name in zarr_store.run_names(store):
         if name != scene:
             continue
-        attrs = st.run_group(store, run_id, scene).attrs
+        attrs = zarr_store.run_group(store, run_id, scene).attrs
         config = {"reference": attrs.get("reference"), "targets": attrs.get("targets")}
         if repr(config) not in seen:
             seen.add(repr(config))
@@ -505,11 +505,11 @@ def up_to_date(store: Store, scene: str, identity: dict) -> tuple[bool, str | No
         resume, or None when there is none).
     """
     resume = None
-    for run_id, name in st.run_names(store):
+    for run_id, name in zarr_store.run_names(store):
         if name != scene:
             continue
-        attrs = st.run_group(store, run_id, scene).attrs
-        if all(attrs.get(k) == identity.get(k) for k in st.RUN_IDENTITY):
+        attrs = zarr_store.run_group(store, run_id, scene).attrs
+        if all(attrs.get(k) == identity.get(k) for k in zarr_store.RUN_IDENTITY):
             if attrs.get("finished"):
                 return True, run_id
             resume = run_id

@@ -1,4 +1,4 @@
-"""The Zarr v3 store of conventions.md: ingested scenes and SR runs, never half-written.
+"""The Zarr v3 store (README, "The Zarr store"): ingested scenes and SR runs, never half-written.
 
 Layout: `scenes/<scene>/` (views or frames + ground truth) and `runs/<run_id>/<scene>/` (one
 `sr` chunk per target, metrics, a `done` flag per target); `.refsr/` holds the store lock and the

@@ -76,12 +76,12 @@ def test_info_json_describes_the_real_store(hci_store: Path, capsys) -> None:
 
 def test_ingest_into_a_scene_with_an_unfinished_run_is_refused(tmp_path: Path, hci_antinous: Path,
                                                                  capsys) -> None:
-    from refsr import store as st
+    from refsr import store as zarr_store
 
     store = tmp_path / "s.zarr"
     folder = _views_folder(tmp_path, hci_antinous)
     assert main(["ingest", "lightfield", str(folder), "--store", str(store), "--name", "lf"]) == 0
-    st.create_run(store, "r1", "lf", [[0, 1]], (512, 512), {"method": "bicubic", "reference": [0, 0]})
+    zarr_store.create_run(store, "r1", "lf", [[0, 1]], (512, 512), {"method": "bicubic", "reference": [0, 0]})
     write_image(folder / "input_Cam003.png", read_image(folder / "input_Cam002.png"))  # other content
     assert main(["ingest", "lightfield", str(folder), "--store", str(store), "--name", "lf", "--overwrite"]) == 2
     assert _error_line(capsys) == (f"refsr: error: {store}: scene 'lf' is not replaced: unfinished runs read it "

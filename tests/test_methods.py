@@ -53,9 +53,19 @@ def test_records_say_what_the_pipeline_reads() -> None:
     assert {n: m.back_project for n, m in METHODS.items() if m.back_project} == {"flow-warp": 10}
 
 
-def test_a_record_with_an_option_no_method_has_is_refused() -> None:
+def test_a_record_whose_run_takes_an_option_no_method_has_is_refused() -> None:
+    def run(lr, ref, *, scale: int = 8):
+        return lr, None
+
     with pytest.raises(ValueError, match="'scale'"):
-        methods.Method("x", "X", METHODS["bicubic"].run, options=frozenset({"scale"}))
+        methods.Method("x", "X", run)
+
+
+def test_applicable_keeps_only_the_options_a_method_takes() -> None:
+    given = {"fusion": "average", "search": 50, "flow": "farneback", "precision": "fp32"}
+    assert METHODS["refsr"].applicable(given) == {"fusion": "average", "search": 50, "precision": "fp32"}
+    assert METHODS["flow-warp"].applicable(given) == {"flow": "farneback"}
+    assert METHODS["bicubic"].applicable(given) == {}
 
 
 # ---------------------------------------------------------------- super_resolve

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from refsr import metrics
-from refsr import store as st
+from refsr import store as zarr_store
 from refsr.degrade import crop_to_multiple, degrade
 from refsr.errors import InputError
 from refsr.io.images import write_image
@@ -142,13 +142,13 @@ def _same_results(a: Path, run_a: str, b: Path, run_b: str, scene: str) -> None:
 
     When both runs have the same targets, their `sr` chunk files are byte-identical too.
     """
-    ga, gb = st.run_group(a, run_a, scene), st.run_group(b, run_b, scene)
+    ga, gb = zarr_store.run_group(a, run_a, scene), zarr_store.run_group(b, run_b, scene)
     targets_a = [tuple(int(x) for x in t) for t in ga["targets"][...]]
     targets_b = [tuple(int(x) for x in t) for t in gb["targets"][...]]
     for j, t in enumerate(targets_b):
         i = targets_a.index(t)
         assert np.array_equal(np.asarray(ga["sr"][i]), np.asarray(gb["sr"][j])), t
-        assert [float(ga[k][i]) for k in st.METRICS] == [float(gb[k][j]) for k in st.METRICS], t
+        assert [float(ga[k][i]) for k in zarr_store.METRICS] == [float(gb[k][j]) for k in zarr_store.METRICS], t
     if targets_a == targets_b:
         chunks_a, chunks_b = Path(a, "runs", run_a, scene, "sr"), Path(b, "runs", run_b, scene, "sr")
         assert {p.relative_to(chunks_a): p.read_bytes() for p in chunks_a.rglob("*") if p.is_file()} == \
@@ -157,12 +157,12 @@ def _same_results(a: Path, run_a: str, b: Path, run_b: str, scene: str) -> None:
 
 def _check_run(store: Path, run_id: str, scene: str, shape: tuple[int, ...], expect: int, ssim_of: int = 1) -> None:
     """Every target done, finished, and stored metrics equal to refsr.metrics on the stored images."""
-    g = st.run_group(store, run_id, scene)
+    g = zarr_store.run_group(store, run_id, scene)
     assert g["sr"].shape == (expect, *shape)
     assert bool(np.asarray(g["done"][...]).all())
     assert g.attrs["finished"]
     targets = np.asarray(g["targets"][...])
-    lf = st.scene(store, scene)
+    lf = zarr_store.scene(store, scene)
     for i, (u, v) in enumerate(targets):
         sr = np.asarray(g["sr"][i])
         hr = crop_to_multiple(np.asarray(lf["views"][u, v]))
@@ -206,7 +206,7 @@ def test_deployment_run_on_a_real_server(tmp_path: Path, lf_source) -> None:
     assert not list(run.glob("*.pid"))
 
     scene = "motorcycle" if source == "sample" else Path(source).name
-    (run_id, got_scene), = st.run_names(store)
+    (run_id, got_scene), = zarr_store.run_names(store)
     assert got_scene == scene and run_id.startswith("bicubic-")
     _check_run(store, run_id, scene, shape, 1)
     pictures = sorted(p.name for p in (tmp_path / "lf.zarr.reports" / run_id / scene).glob("*.png"))
@@ -226,7 +226,7 @@ def test_all_views_with_a_dask_cluster(tmp_path: Path, harness, dask_address, sm
     (run,) = out["runs"]
     assert run["n"] == 8 and out["reconstructed"] == 8 and out["evaluated"] == 8
     _check_run(store, run["run_id"], "grid", (256, 256, 3), 8, ssim_of=8)
-    assert [list(t) for t in st.run_group(store, run["run_id"], "grid")["targets"][...]] == \
+    assert [list(t) for t in zarr_store.run_group(store, run["run_id"], "grid")["targets"][...]] == \
         [[u, v] for u in range(3) for v in range(3) if (u, v) != (0, 0)]
     key = f"refsr-grid-{run['run_id']}"
     table = Artifact.get(key + "-table")
@@ -275,7 +275,7 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
         lf_reconstruct(**kwargs)
     assert calls[flaky] == 2  # retried once, then stored
     assert calls[broken] == 1  # bad input: not retried
-    g = st.run_group(store, "resume-test", "grid")
+    g = zarr_store.run_group(store, "resume-test", "grid")
     done = np.asarray(g["done"][...])
     assert done.sum() == 7 and not g.attrs["finished"]
     stored = {i: np.asarray(g["sr"][i]).copy() for i in np.flatnonzero(done)}
@@ -286,7 +286,7 @@ def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, har
     out = lf_reconstruct(**kwargs)
     assert out["runs"][0]["status"] == "resumed" and out["reconstructed"] == 1 and out["evaluated"] == 1
     assert dict(calls) == {broken: 1}  # only the missing view was computed
-    g = st.run_group(store, "resume-test", "grid")
+    g = zarr_store.run_group(store, "resume-test", "grid")
     assert all(np.array_equal(np.asarray(g["sr"][i]), a) for i, a in stored.items())
     _check_run(store, "resume-test", "grid", (256, 256, 3), 8)
 
@@ -297,7 +297,7 @@ def test_reprocess_reruns_stale_weights_and_is_idempotent(tmp_path: Path, harnes
     from refsr import methods
 
     store = tmp_path / "re.zarr"
-    assert st.ingest_lightfield(store, "grid", read_lightfield(small_grid)) == "ingested"
+    assert zarr_store.ingest_lightfield(store, "grid", read_lightfield(small_grid)) == "ingested"
     kwargs = dict(store=str(store), method="bicubic", device="cpu", dask_address=dask_address)
     # Results made "with other weights": pretend bicubic had weights when the first run was made.
     with monkeypatch.context() as m:
@@ -308,7 +308,7 @@ def test_reprocess_reruns_stale_weights_and_is_idempotent(tmp_path: Path, harnes
     second = reprocess(**kwargs)  # current weights (none) differ from the recorded ones: a new run
     assert len(second["runs"]) == 1 and second["reconstructed"] == 8
     new_id = second["runs"][0]["run_id"]
-    assert new_id != old_id and st.run_group(store, new_id, "grid").attrs["weights"] is None
+    assert new_id != old_id and zarr_store.run_group(store, new_id, "grid").attrs["weights"] is None
     _check_run(store, new_id, "grid", (256, 256, 3), 8)
     before = _snapshot(store)
     third = reprocess(**kwargs)
@@ -350,7 +350,7 @@ def test_reconstruct_on_dask_targets_ask_for_a_declared_gpu(tmp_path: Path, harn
                          reconstruct_on="dask", dask_address=dask_address)
     gpu = [w for w, resources in _workers(dask_address).items() if resources.get("GPU")]
     assert out["reconstructed_by"] == {gpu[0]: 3}
-    g = st.run_group(tmp_path / "gpu.zarr", out["runs"][0]["run_id"], "grid")
+    g = zarr_store.run_group(tmp_path / "gpu.zarr", out["runs"][0]["run_id"], "grid")
     assert g.attrs["device"] == "auto" and bool(np.asarray(g["done"][...]).all())
     assert g.attrs["computed_on"] == ["cpu"]  # what "auto" resolved to on the worker
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from refsr import metrics, runs
-from refsr import store as st
+from refsr import store as zarr_store
 from refsr.degrade import upsample_image
 from refsr.errors import InputError
 from refsr.io.lightfield import LightField
@@ -44,10 +44,10 @@ def _clip(n: int = 4) -> SintelClip:
 def store(tmp_path: Path) -> str:
     """A store with a 5x5 light field `grid` (view (4, 4) missing), a 3x3 `small`, a stereo `pair`, a 4-frame `clip`."""
     path = str(tmp_path / "s.zarr")
-    st.ingest_lightfield(path, "grid", _lightfield((5, 5), missing=(4, 4)))
-    st.ingest_lightfield(path, "small", _lightfield((3, 3)))
-    st.ingest_lightfield(path, "pair", _lightfield((1, 2), reader="stereo"))
-    st.ingest_video(path, "clip", _clip())
+    zarr_store.ingest_lightfield(path, "grid", _lightfield((5, 5), missing=(4, 4)))
+    zarr_store.ingest_lightfield(path, "small", _lightfield((3, 3)))
+    zarr_store.ingest_lightfield(path, "pair", _lightfield((1, 2), reader="stereo"))
+    zarr_store.ingest_video(path, "clip", _clip())
     return path
 
 
@@ -62,7 +62,7 @@ def _complete(store: str, run: dict) -> None:
     """Bicubic results for every pending target, evaluated, and the run finished."""
     for index in run["pending"]:
         inputs = runs.target_inputs(store, run["run_id"], run["scene"], index)
-        st.write_target(store, run["run_id"], run["scene"], index, upsample_image(inputs.lr))
+        zarr_store.write_target(store, run["run_id"], run["scene"], index, upsample_image(inputs.lr))
     for index in runs.unevaluated_targets(store, run["run_id"], run["scene"]):
         runs.evaluate_target(store, run["run_id"], run["scene"], index)
     assert runs.finish_if_complete(store, run["run_id"], run["scene"])
@@ -73,7 +73,7 @@ def test_finish_records_where_targets_were_computed_across_resumes(store):
     assert runs.finish_if_complete(store, run["run_id"], "clip", ["cuda:0"]) is None  # pending: recorded, not finished
     _complete(store, run)
     assert runs.finish_if_complete(store, run["run_id"], "clip", ["cpu", "cuda:0"])
-    assert st.run_group(store, run["run_id"], "clip").attrs["computed_on"] == ["cpu", "cuda:0"]
+    assert zarr_store.run_group(store, run["run_id"], "clip").attrs["computed_on"] == ["cpu", "cuda:0"]
 
 
 # ---------------------------------------------------------------- identity and id
@@ -124,15 +124,15 @@ def test_defaults_for_light_field_stereo_and_video(store: str) -> None:
 def test_bad_targets_are_refused_before_a_run_exists(store: str, scene, reference, targets, message) -> None:
     with pytest.raises(InputError, match=message):
         runs.resolve_targets(store, scene, reference, targets)
-    assert st.run_names(store) == []
+    assert zarr_store.run_names(store) == []
 
 
 def test_open_run_checks_targets_before_writing(store: str) -> None:
     identity = runs.run_identity("bicubic", None, [0, 0], [[9, 9]], None)
     with pytest.raises(InputError, match=r"\(9, 9\) outside the 5x5 grid"):
         runs.open_run(store, "grid", identity, "cpu")
-    assert st.run_names(store) == []
-    assert not (Path(store) / st.RUNS / runs.default_run_id(identity)).exists()
+    assert zarr_store.run_names(store) == []
+    assert not (Path(store) / zarr_store.RUNS / runs.default_run_id(identity)).exists()
 
 
 def test_the_open_run_task_refuses_a_target_outside_the_grid(store: str) -> None:
@@ -140,7 +140,7 @@ def test_the_open_run_task_refuses_a_target_outside_the_grid(store: str) -> None
 
     with pytest.raises(InputError, match=r"\(9, 9\) outside the 5x5 grid"):
         open_run.fn(store, "grid", None, [[9, 9]], "bicubic", "mask", "cpu")
-    assert st.run_names(store) == []
+    assert zarr_store.run_names(store) == []
 
 
 def test_reference_of_video_and_light_field() -> None:
@@ -153,8 +153,8 @@ def test_target_inputs_read_the_target_and_its_reference(store: str) -> None:
     inputs = runs.target_inputs(store, run["run_id"], "clip", 0)
     assert inputs.target == [2, 0] and not inputs.done and inputs.method == "bicubic" and not inputs.confidence
     assert inputs.lr.shape == (H // 8, W // 8, 3)
-    np.testing.assert_array_equal(inputs.reference, st.read_frame(store, "clip", 1))
-    np.testing.assert_array_equal(runs.truth(store, "clip", [2, 0]), st.read_frame(store, "clip", 2))
+    np.testing.assert_array_equal(inputs.reference, zarr_store.read_frame(store, "clip", 1))
+    np.testing.assert_array_equal(runs.truth(store, "clip", [2, 0]), zarr_store.read_frame(store, "clip", 2))
     with pytest.raises(InputError, match="missing from the source"):
         runs.hr_image(store, "grid", [4, 4])
 
@@ -164,7 +164,7 @@ def test_target_inputs_read_the_target_and_its_reference(store: str) -> None:
 def test_open_run_creates_then_resumes_with_the_default_id(store: str) -> None:
     run = _open(store, "grid")
     assert run == {"run_id": "bicubic-bafa3cc8", "scene": "grid", "status": "created", "pending": [0], "n": 1}
-    g = st.run_group(store, run["run_id"], "grid")
+    g = zarr_store.run_group(store, run["run_id"], "grid")
     assert g["sr"].shape == (1, H, W, 3) and g.attrs["device"] == "cpu" and g.attrs["reference"] == [0, 0]
     assert _open(store, "grid")["status"] == "resumed"
 
@@ -174,7 +174,7 @@ def test_report_of_a_finished_light_field_run(store: str) -> None:
     assert runs.finish_if_complete(store, run["run_id"], "small") is None
     _complete(store, run)
     rep = runs.write_report(store, run["run_id"], "small")
-    g = st.run_group(store, run["run_id"], "small")
+    g = zarr_store.run_group(store, run["run_id"], "small")
     psnr = [metrics.psnr(np.asarray(g["sr"][i]), runs.truth(store, "small", t)) for i, t in enumerate([[1, 1], [2, 2]])]
     assert [(r["target"], r["reference"], r["done"]) for r in rep.rows] == [("(1, 1)", "(0, 0)", True),
                                                                           ("(2, 2)", "(0, 0)", True)]
@@ -214,8 +214,8 @@ def test_latest_finished_run_and_its_table(store: str, capsys) -> None:
     _complete(store, first)
     _complete(store, second)
     _open(store, "small", targets=[[0, 1]], run_id="unfinished")
-    st.run_group(store, "first", "small", "r+").attrs["finished"] = "2030-01-02T00:00:00+00:00"
-    st.run_group(store, "second", "small", "r+").attrs["finished"] = "2030-01-01T00:00:00+00:00"
+    zarr_store.run_group(store, "first", "small", "r+").attrs["finished"] = "2030-01-02T00:00:00+00:00"
+    zarr_store.run_group(store, "second", "small", "r+").attrs["finished"] = "2030-01-01T00:00:00+00:00"
     assert runs.latest_finished_run(store, "small") == "first"
     lines = runs.metrics_table(store, "second", "small").splitlines()
     assert lines[0] == "run second  scene small  method bicubic  device cpu"

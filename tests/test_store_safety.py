@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from refsr import runs, store as st
+from refsr import runs, store as zarr_store
 from refsr.cli import main
 from refsr.errors import InputError
 from refsr.io.lightfield import LightField, write_hdf5
@@ -40,7 +40,7 @@ TARGETS = [[u, v] for u in range(3) for v in range(3) if (u, v) != (0, 0)]
 WRITER = r'''
 import json, os, sys, time
 import numpy as np
-from refsr import store as st
+from refsr import store as zarr_store
 from refsr.io.atomic import checkpoint
 from refsr.io.lightfield import LightField
 
@@ -72,7 +72,7 @@ if mode == "ingest":
             while not os.path.exists(hold) and time.time() < end:
                 checkpoint()  # a deferred SIGINT/SIGTERM stops the writer here
                 time.sleep(0.01)
-        add, put_scene, put_store = st._add_array, st._put_scene, st._put_store
+        add, put_scene, put_store = zarr_store._add_array, zarr_store._put_scene, zarr_store._put_store
         def held_add(group, key, *args, **kwargs):
             add(group, key, *args, **kwargs)
             pause(f"array {key}")
@@ -82,8 +82,8 @@ if mode == "ingest":
         def held_put_store(*args, **kwargs):
             pause("commit")
             return put_store(*args, **kwargs)
-        st._add_array, st._put_scene, st._put_store = held_add, held_put_scene, held_put_store
-    say("status " + st.ingest_lightfield(path, name, lightfield(seed), overwrite="overwrite" in flags))
+        zarr_store._add_array, zarr_store._put_scene, zarr_store._put_store = held_add, held_put_scene, held_put_store
+    say("status " + zarr_store.ingest_lightfield(path, name, lightfield(seed), overwrite="overwrite" in flags))
 elif mode == "run":
     from refsr import metrics, runs
     RUN = json.loads(sys.argv[3])
@@ -94,7 +94,7 @@ elif mode == "run":
         inputs = runs.target_inputs(path, "r", "lf", i)
         if not inputs.done:
             time.sleep(0.3)
-            st.write_target(path, "r", "lf", i, runs.truth(path, "lf", inputs.target))
+            zarr_store.write_target(path, "r", "lf", i, runs.truth(path, "lf", inputs.target))
             computed.append(i)
     psnr = metrics.psnr
     def counted(*args):
@@ -171,7 +171,7 @@ def test_refsr_ingest_signalled_mid_write_exits_cleanly(tmp_path: Path, big_h5: 
                                                         existing: bool) -> None:
     store = tmp_path / "s.zarr"
     if existing:
-        st.ingest_lightfield(store, "other", _lightfield(1))
+        zarr_store.ingest_lightfield(store, "other", _lightfield(1))
     marker = str(store / "scenes" / ".tmp-*") if existing else str(tmp_path / ".s.zarr.tmp-*")
     proc = subprocess.Popen([sys.executable, "-m", "refsr.cli", "ingest", "lightfield", str(big_h5), "--store",
                              str(store), "--name", "noise"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -184,13 +184,14 @@ def test_refsr_ingest_signalled_mid_write_exits_cleanly(tmp_path: Path, big_h5: 
     assert "Task was destroyed" not in err and "Traceback" not in err and "Exception ignored" not in err, err
     if proc.returncode == 0:  # the signal came after the scene was in place: the scene is complete
         assert "noise: ingested" in out
-        assert st.scene_sha256(store, "noise") == st.open_store(store)["scenes/noise"].attrs["source_sha256"]
+        stored = zarr_store.open_store(store)["scenes/noise"].attrs["source_sha256"]
+        assert zarr_store.scene_sha256(store, "noise") == stored
     else:
         assert proc.returncode == 128 + sig, err
         assert lines[-1] == f"refsr: interrupted ({signal.Signals(sig).name})"
         assert len([line for line in lines if line.startswith("refsr:")]) == 1, err
         if existing:
-            assert st.scene_names(store) == ["other"]
+            assert zarr_store.scene_names(store) == ["other"]
         else:
             assert not store.exists()
     assert _staging(store) == []  # the interrupted writer removed its own staging folder
@@ -213,7 +214,7 @@ def test_new_store_is_absent_after_any_interrupt(tmp_path: Path, writer: Path, p
     assert proc.returncode != 0
     assert not store.exists()  # never a folder that is not a store
     assert len(_staging(store)) == (1 if sig == signal.SIGKILL else 0)  # only kill -9 leaves its staging
-    assert st.ingest_lightfield(store, "lf", _lightfield(1)) == "ingested"  # not refused; cleans the leftover
+    assert zarr_store.ingest_lightfield(store, "lf", _lightfield(1)) == "ingested"  # not refused; cleans the leftover
     assert _staging(store) == []
     _assert_scene_is(store, "lf", 1)
 
@@ -222,7 +223,7 @@ def test_new_store_is_absent_after_any_interrupt(tmp_path: Path, writer: Path, p
 def test_killed_replacement_keeps_the_old_scene_and_its_leftover_goes(tmp_path: Path, writer: Path,
                                                                       point: str) -> None:
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
     proc = _start(str(writer), "ingest", str(store), "lf", "2", f"hold={tmp_path / 'resume'}", f"at={point}",
                   "overwrite")
     _wait_line(proc, point)
@@ -234,39 +235,39 @@ def test_killed_replacement_keeps_the_old_scene_and_its_leftover_goes(tmp_path: 
     assert "1 stale staging folder(s), removed on the next write" in info.stdout
     stale = json.loads(_info(store, "--json").stdout)["staging"]["stale"]
     assert len(stale) == 1 and Path(stale[0]).name.startswith(".tmp-lf-")
-    assert st.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True) == "replaced"
+    assert zarr_store.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True) == "replaced"
     _assert_scene_is(store, "lf", 2)
     assert _staging(store) == []
 
 
 def test_a_live_writers_staging_is_not_removed(tmp_path: Path, writer: Path) -> None:
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "a", _lightfield(1))
+    zarr_store.ingest_lightfield(store, "a", _lightfield(1))
     resume = tmp_path / "resume"
     proc = _start(str(writer), "ingest", str(store), "b", "2", f"hold={resume}", "at=array views")
     _wait_line(proc, "array views")
-    info = st.inspect_store(store)["staging"]
+    info = zarr_store.inspect_store(store)["staging"]
     assert info["stale"] == [] and len(info["live"]) == 1
-    assert st.ingest_lightfield(store, "c", _lightfield(3)) == "ingested"  # a write meanwhile
+    assert zarr_store.ingest_lightfield(store, "c", _lightfield(3)) == "ingested"  # a write meanwhile
     assert len(_staging(store)) == 1
     resume.touch()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0 and "status ingested" in out, err
     _assert_scene_is(store, "b", 2)
-    assert st.scene_names(store) == ["a", "b", "c"] and _staging(store) == []
+    assert zarr_store.scene_names(store) == ["a", "b", "c"] and _staging(store) == []
 
 
 def test_interrupted_exchange_is_rolled_back_by_the_next_write(tmp_path: Path) -> None:
     """Where the file system cannot exchange folders, a replace is two renames; a crash between them
     leaves the old scene under `.old-`: the next write puts it back (synthetic: the state is made by hand)."""
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
     scenes = store / "scenes"
     os.rename(scenes / "lf", scenes / ".old-lf-0123456789ab")
     os.mkdir(scenes / ".tmp-lf-ba9876543210")
-    assert st.scene_names(store) == []
-    assert st.ingest_lightfield(store, "other", _lightfield(2)) == "ingested"
-    assert st.scene_names(store) == ["lf", "other"]
+    assert zarr_store.scene_names(store) == []
+    assert zarr_store.ingest_lightfield(store, "other", _lightfield(2)) == "ingested"
+    assert zarr_store.scene_names(store) == ["lf", "other"]
     _assert_scene_is(store, "lf", 1)
     assert _staging(store) == []
 
@@ -292,13 +293,13 @@ def test_concurrent_ingests_of_one_scene_into_a_new_store(tmp_path: Path, writer
     statuses = sorted(out.split()[-1] for _, out, _ in results)
     assert statuses == ["ingested", "unchanged", "unchanged"], results
     _assert_scene_is(store, "lf", 1)
-    assert st.scene_names(store) == ["lf"] and _staging(store) == []
+    assert zarr_store.scene_names(store) == ["lf"] and _staging(store) == []
     assert _info(store).returncode == 0
 
 
 def test_concurrent_identical_runs_compute_and_evaluate_each_target_once(tmp_path: Path, writer: Path) -> None:
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
     spec = json.dumps({"reference": RUN["reference"], "targets": TARGETS})
     results = _together(tmp_path, [[str(writer), "run", str(store), spec]] * 3)
     reports = []
@@ -310,7 +311,7 @@ def test_concurrent_identical_runs_compute_and_evaluate_each_target_once(tmp_pat
     assert sorted(computed) == list(range(len(TARGETS)))  # each target once, by one of them
     assert sum(r["evaluated"] for r in reports) == len(TARGETS)  # each evaluation once
     assert all(r["scores"] == reports[0]["scores"] for r in reports)
-    assert st.pending_targets(store, "r", "lf") == [] and _staging(store) == []
+    assert zarr_store.pending_targets(store, "r", "lf") == [] and _staging(store) == []
 
 
 # ---------------------------------------------------------------- scene swaps and runs
@@ -318,30 +319,31 @@ def test_concurrent_identical_runs_compute_and_evaluate_each_target_once(tmp_pat
 
 def test_a_scene_with_unfinished_runs_is_not_replaced(tmp_path: Path) -> None:
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
-    st.create_run(store, "r1", "lf", TARGETS, (H, W - W % 8), RUN)
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.create_run(store, "r1", "lf", TARGETS, (H, W - W % 8), RUN)
     with pytest.raises(InputError, match=r"scene 'lf' is not replaced: unfinished runs read it \(r1\)"):
-        st.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True)
+        zarr_store.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True)
     _assert_scene_is(store, "lf", 1)
-    assert st.ingest_lightfield(store, "lf", _lightfield(1), overwrite=True) == "unchanged"  # same content: kept
+    # same content: kept
+    assert zarr_store.ingest_lightfield(store, "lf", _lightfield(1), overwrite=True) == "unchanged"
     for i, (u, v) in enumerate(TARGETS):
-        st.write_target(store, "r1", "lf", i, _lightfield(1).views[u, v, :, :W - W % 8])
-    st.finish_run(store, "r1", "lf")
-    assert st.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True) == "replaced"
+        zarr_store.write_target(store, "r1", "lf", i, _lightfield(1).views[u, v, :, :W - W % 8])
+    zarr_store.finish_run(store, "r1", "lf")
+    assert zarr_store.ingest_lightfield(store, "lf", _lightfield(2), overwrite=True) == "replaced"
 
 
 def test_writes_leave_zarr_groups_clean(tmp_path: Path) -> None:
     """The lock folder and claims never show up as Zarr members of the scene or run groups."""
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
-    st.create_run(store, "r1", "lf", TARGETS, (H, 64), RUN)
-    assert st.claim_target(store, "r1", "lf", 0)
-    st.write_target(store, "r1", "lf", 0, np.zeros((H, 64, 3), np.uint8))
-    g = st.open_store(store)
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.create_run(store, "r1", "lf", TARGETS, (H, 64), RUN)
+    assert zarr_store.claim_target(store, "r1", "lf", 0)
+    zarr_store.write_target(store, "r1", "lf", 0, np.zeros((H, 64, 3), np.uint8))
+    g = zarr_store.open_store(store)
     assert sorted(g["scenes"].group_keys()) == ["lf"] and sorted(g["runs/r1"].group_keys()) == ["lf"]
     assert sorted(g["runs/r1/lf"].array_keys()) == ["done", "psnr", "psnr_y", "sr", "ssim", "targets"]
     assert (store / "runs/r1/lf/sr/c/0/0/0/0").is_file()  # an all-zero result is stored, not left as fill
-    assert st.inspect_store(store)["problems"] == []
+    assert zarr_store.inspect_store(store)["problems"] == []
 
 
 # ---------------------------------------------------------------- refsr info on damaged stores
@@ -350,11 +352,11 @@ def test_writes_leave_zarr_groups_clean(tmp_path: Path) -> None:
 @pytest.fixture
 def run_store(tmp_path: Path) -> Path:
     store = tmp_path / "s.zarr"
-    st.ingest_lightfield(store, "lf", _lightfield(1))
-    st.create_run(store, "r1", "lf", TARGETS, (H, 64), RUN)
+    zarr_store.ingest_lightfield(store, "lf", _lightfield(1))
+    zarr_store.create_run(store, "r1", "lf", TARGETS, (H, 64), RUN)
     for i in range(2):
-        st.write_target(store, "r1", "lf", i, np.full((H, 64, 3), 7, np.uint8))
-        st.write_metrics(store, "r1", "lf", i, 30.0 + i, 31.0, 0.9)
+        zarr_store.write_target(store, "r1", "lf", i, np.full((H, 64, 3), 7, np.uint8))
+        zarr_store.write_metrics(store, "r1", "lf", i, 30.0 + i, 31.0, 0.9)
     return store
 
 
@@ -387,17 +389,17 @@ def test_reading_a_corrupt_chunk_names_it(run_store: Path) -> None:
     """What pipelines read (views, frames, results) names a corrupt chunk's file, as `info` does."""
     view_chunk = run_store / "scenes/lf/views/c/1/2/0/0/0"
     view_chunk.write_bytes(b"not zstd")
-    st.write_target(run_store, "r1", "lf", 2, np.full((H, 64, 3), 7, np.uint8))  # done, not evaluated
+    zarr_store.write_target(run_store, "r1", "lf", 2, np.full((H, 64, 3), 7, np.uint8))  # done, not evaluated
     result_chunk = run_store / "runs/r1/lf/sr/c/2/0/0/0"
     result_chunk.write_bytes(b"not zstd")
-    for read in (lambda: st.read_view(run_store, "lf", 1, 2), lambda: runs.hr_image(run_store, "lf", [1, 2])):
+    for read in (lambda: zarr_store.read_view(run_store, "lf", 1, 2), lambda: runs.hr_image(run_store, "lf", [1, 2])):
         with pytest.raises(InputError, match=r": corrupt chunk \(") as caught:
             read()
         assert caught.value.path == str(view_chunk)
     with pytest.raises(InputError, match="corrupt chunk") as caught:
         runs.evaluate_target(run_store, "r1", "lf", 2)
     assert caught.value.path == str(result_chunk)
-    np.testing.assert_array_equal(st.read_view(run_store, "lf", 1, 1), _lightfield(1).views[1, 1])
+    np.testing.assert_array_equal(zarr_store.read_view(run_store, "lf", 1, 1), _lightfield(1).views[1, 1])
 
 
 def test_partial_files_of_killed_writes_are_listed_and_removed(run_store: Path, capsys) -> None:
@@ -407,27 +409,28 @@ def test_partial_files_of_killed_writes_are_listed_and_removed(run_store: Path, 
     for path in (old, young):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"half a chunk")
-    stamp = time.time() - st.PARTIAL_AGE_S - 5
+    stamp = time.time() - zarr_store.PARTIAL_AGE_S - 5
     os.utime(old, (stamp, stamp))
     assert main(["info", str(run_store), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["staging"]["partial"] == [str(old)]
     assert main(["info", str(run_store)]) == 0
     assert "1 partial file(s) of killed writes in runs, removed on the next write" in capsys.readouterr().out
-    st.create_run(run_store, "r2", "lf", TARGETS[:1], (H, 64), RUN)  # the next write
+    zarr_store.create_run(run_store, "r2", "lf", TARGETS[:1], (H, 64), RUN)  # the next write
     assert not old.exists() and young.exists()  # a young one may be a write in progress
 
 
 def test_waiting_for_another_process_claim_says_who_holds_it(run_store: Path, caplog) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, numpy as np; from refsr import store as st\n"
-         f"assert st.claim_target({str(run_store)!r}, 'r1', 'lf', 3)\nprint('held', flush=True)\n"
-         f"sys.stdin.read()\nst.write_target({str(run_store)!r}, 'r1', 'lf', 3, np.zeros(({H}, 64, 3), np.uint8))"],
+        [sys.executable, "-c", "import sys, numpy as np; from refsr import store as zarr_store\n"
+         f"assert zarr_store.claim_target({str(run_store)!r}, 'r1', 'lf', 3)\nprint('held', flush=True)\n"
+         "sys.stdin.read()\n"
+         f"zarr_store.write_target({str(run_store)!r}, 'r1', 'lf', 3, np.zeros(({H}, 64, 3), np.uint8))"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         result: list[bool] = []
         with caplog.at_level("INFO", logger="refsr.store"):
-            waiter = threading.Thread(target=lambda: result.append(st.claim_target(run_store, "r1", "lf", 3)))
+            waiter = threading.Thread(target=lambda: result.append(zarr_store.claim_target(run_store, "r1", "lf", 3)))
             waiter.start()
             for _ in range(200):
                 if caplog.records:
@@ -459,9 +462,9 @@ def test_missing_view_chunk_is_reported_not_read_as_zeros(run_store: Path, capsy
     assert "MISSING 1 chunk(s)" in out
     assert err.strip().splitlines()[-1].startswith(f"refsr: error: {chunk}: missing chunk of scene 'lf'")
     with pytest.raises(InputError, match="missing chunk") as caught:
-        st.read_view(run_store, "lf", 0, 1)
+        zarr_store.read_view(run_store, "lf", 0, 1)
     assert caught.value.path == str(chunk)
-    np.testing.assert_array_equal(st.read_view(run_store, "lf", 0, 2), _lightfield(1).views[0, 2])
+    np.testing.assert_array_equal(zarr_store.read_view(run_store, "lf", 0, 2), _lightfield(1).views[0, 2])
 
 
 def test_missing_result_of_a_done_target_is_reported(run_store: Path, capsys) -> None:
@@ -482,7 +485,8 @@ def test_info_json_has_what_the_text_has(run_store: Path, capsys) -> None:
         info = json.loads(capsys.readouterr().out)
         assert main(["info", str(run_store)]) == 0
         text = capsys.readouterr().out
-        st.create_run(run_store, "r3", "lf", TARGETS[:1], (H, 64), RUN)  # the next write removes the stale one only
+        # the next write removes the stale one only
+        zarr_store.create_run(run_store, "r3", "lf", TARGETS[:1], (H, 64), RUN)
         assert not (run_store / "scenes" / ".tmp-old-0123456789ab").exists() and live.exists()
     finally:
         os.close(fd)
@@ -507,5 +511,5 @@ def test_info_on_an_abandoned_store_folder_says_so_and_ingest_starts_afresh(tmp_
     (store / "scenes" / ".tmp-lf-0123456789ab" / "views").mkdir(parents=True)
     assert main(["info", str(store)]) == 2
     assert "only the staging folders of an interrupted ingest" in _error_lines(capsys)[0]
-    assert st.ingest_lightfield(store, "lf", _lightfield(1)) == "ingested"
-    assert st.scene_names(store) == ["lf"] and _staging(store) == []
+    assert zarr_store.ingest_lightfield(store, "lf", _lightfield(1)) == "ingested"
+    assert zarr_store.scene_names(store) == ["lf"] and _staging(store) == []
