@@ -129,7 +129,7 @@ def method_weights(method: str) -> dict[str, str] | None:
     for name in names:
         if not shipped.available(name):
             raise InputError(shipped.weights_path(name), f"method {method!r} needs these weights; train them with "
-                                                         f"`{shipped.HOW_TO_TRAIN.get(name, 'refsr train')}`")
+                                                         f"`{shipped.NETWORKS[name].how_to_train}`")
     return {name: shipped.weights_sha256(name) for name in names}
 
 

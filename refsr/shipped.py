@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,17 +17,24 @@ from refsr.archs.ssnet import SSNet
 
 WEIGHTS_DIR = Path(os.environ.get("REFSR_WEIGHTS", Path(__file__).parent / "weights"))
 
-ARCHS: dict[str, Callable[[], nn.Module]] = {
-    "ccnet": CCNet,
-    "srresnet": lambda: SRResNet("sub-pixel"),
-    "srresnet_nn": lambda: SRResNet("nn"),
-    "ssnet": SSNet,
-}
-HOW_TO_TRAIN = {
-    "ccnet": "refsr train ccnet --config cpu",
-    "srresnet": "refsr train srresnet --config cpu",
-    "srresnet_nn": "refsr train srresnet --config cpu",
-    "ssnet": "refsr train ssnet --config cpu",
+
+
+@dataclass(frozen=True)
+class Network:
+    """A shipped network: how to build it, and which `refsr train` trainer makes its weights."""
+    build: Callable[[], nn.Module]
+    trainer: str
+
+    @property
+    def how_to_train(self) -> str:
+        return f"refsr train {self.trainer} --config cpu"
+
+
+NETWORKS: dict[str, Network] = {
+    "ccnet": Network(CCNet, "ccnet"),
+    "srresnet": Network(lambda: SRResNet("sub-pixel"), "srresnet"),
+    "srresnet_nn": Network(lambda: SRResNet("nn"), "srresnet"),
+    "ssnet": Network(SSNet, "ssnet"),
 }
 
 
@@ -60,16 +68,20 @@ def sidecar(name: str) -> dict:
 _CACHE: dict[tuple[str, str], nn.Module] = {}
 
 
+def load_file(name: str, path: Path, device: torch.device | str = "cpu") -> nn.Module:
+    """The named network with the weights in `path`, in eval mode on `device`."""
+    if not Path(path).is_file():
+        raise MissingWeightsError(f"{path}: no trained weights; train them with `{NETWORKS[name].how_to_train}`")
+    model = NETWORKS[name].build()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.to(device).eval()
+
+
 def load(name: str, device: torch.device | str = "cpu") -> nn.Module:
     """The named network with its shipped weights, in eval mode on `device` (cached per process)."""
     key = (name, str(device))
     if key not in _CACHE:
-        path = weights_path(name)
-        if not path.is_file():
-            raise MissingWeightsError(f"{path}: no trained weights; train them with `{HOW_TO_TRAIN[name]}`")
-        model = ARCHS[name]()
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        _CACHE[key] = model.to(device).eval()
+        _CACHE[key] = load_file(name, weights_path(name), device)
     return _CACHE[key]
 
 

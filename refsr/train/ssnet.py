@@ -128,9 +128,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     weights = weights or out
     frozen_nets = {}
     for name in ("ccnet", "srresnet_nn"):
-        net = shipped.ARCHS[name]()
-        net.load_state_dict(torch.load(weights / f"{name}.pt", map_location="cpu", weights_only=True))
-        frozen_nets[name] = net.to(dev).eval().requires_grad_(False)
+        frozen_nets[name] = shipped.load_file(name, weights / f"{name}.pt", dev).requires_grad_(False)
     ssnet = SSNet()
     started_from = initialise(ssnet, init)
     ssnet = ssnet.to(dev).train()
