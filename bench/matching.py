@@ -2,8 +2,9 @@
 
     python bench/matching.py [--data ../shared/data] [--search 100] [--stride 8] [--device auto]
 
-The validation pairs come from `refsr.datasets` (the split's one owner), their ground truth from
-`refsr.pairs` (docs/method.md "Ground-truth correspondence"). For every pair the input is
+The validation pairs and their ground truth come from `refsr.datasets.matching_validation_pairs`
+(the split and its rules have one owner; the correspondences are `refsr.pairs`, docs/method.md
+"Ground-truth correspondence"). For every pair the input is
 `refsr.degrade` of the input frame/view (the x8 LR, as `refsr match` takes it) and the reference is
 the HR frame/view; the centres (inside the x8 crop) are passed to every method, so all methods
 answer for the same centres, in the same +-search window.
@@ -45,10 +46,10 @@ from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, STEREO_VALIDATION_SCENE, Pair, lightfield_pairs,  # noqa: E402
-                            middlebury2006_pairs, sintel_pairs)
+from refsr.datasets import DEFAULT_DATA, HCI, VALIDATION_SETS, Pair, matching_validation_pairs  # noqa: E402
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
+GROUPS = {"lightfield": "Light field", "stereo": "Stereo"}  # table labels; Sintel: one per pass
 
 
 @dataclass
@@ -70,30 +71,19 @@ def _case(group: str, name: str, pair: Pair) -> Case:
 
 def validation_cases(data: Path, sets: list[str], passes: tuple[str, ...], stride: int,
                      skipped: list[str]) -> list[Case]:
-    """The validation pairs of `refsr.datasets` for `sets`, each Sintel pass its own set, in the order asked.
+    """`refsr.datasets.matching_validation_pairs` for `sets`, each Sintel pass its own set, in the order asked.
 
     What cannot be scored (not on disk, Sintel flow without masks, no disparity) is left out and noted in `skipped`.
     """
     cases = []
-    if "sintel" in sets:
-        root = data / "sintel" / "training"
-        for pass_name in passes:
-            pairs = sintel_pairs(root, True, stride, passes=(pass_name,), require_masks=True, scale=SCALE,
-                                 skipped=skipped)
-            cases += [_case(f"Sintel {pass_name}", pair.name, pair) for pair in pairs]
-    if "lightfield" in sets:
-        folder = data / "hci" / "antinous"
-        for pair in lightfield_pairs(folder, True, stride, forward_backward=True, scale=SCALE):
-            name = f"hci/{folder.name}/{pair.name.removeprefix('hci/')}"
-            if len(pair.centers):
-                cases.append(_case("Light field", name, pair))
-            else:
-                skipped.append(f"{name}: no disparity")
-    if "stereo" in sets:
-        pairs = middlebury2006_pairs(data / "middlebury2006", True, stride, scale=SCALE)
-        if not pairs:
-            skipped.append(f"middlebury2006/{STEREO_VALIDATION_SCENE}: not on disk")
-        cases += [_case("Stereo", pair.name, pair) for pair in pairs]
+    for name in sets:
+        for pass_name in passes if name == "sintel" else (None,):
+            for pair in matching_validation_pairs(data, stride, (name,), (pass_name,), SCALE, skipped):
+                if not len(pair.centers):
+                    skipped.append(f"{pair.name}: no ground truth")
+                    continue
+                group = f"Sintel {pass_name}" if name == "sintel" else GROUPS[name]
+                cases.append(_case(group, pair.name.replace("hci/", f"hci/{HCI.name}/", 1), pair))
     return cases
 
 
@@ -175,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(MATCHERS), choices=MATCHERS)
     parser.add_argument("--passes", nargs="+", default=["final", "clean"], choices=["final", "clean", "albedo"],
                         help="Sintel passes, each reported as its own set (default %(default)s)")
-    parser.add_argument("--sets", nargs="+", default=["sintel", "lightfield", "stereo"],
-                        choices=["sintel", "lightfield", "stereo"])
+    parser.add_argument("--sets", nargs="+", default=list(VALIDATION_SETS), choices=VALIDATION_SETS)
     args = parser.parse_args(argv)
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     command = "python bench/matching.py " + " ".join(sys.argv[1:] if argv is None else argv)

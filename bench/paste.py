@@ -21,7 +21,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from refsr.archs.ssnet import reference_detail  # noqa: E402
-from refsr.datasets import DEFAULT_DATA, validation_pairs  # noqa: E402
+from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS,  # noqa: E402
+                            validation_pairs)
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe  # noqa: E402
 from refsr.methods import refsr_models  # noqa: E402
@@ -29,8 +30,8 @@ from refsr.metrics import psnr  # noqa: E402
 from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 
-DEFAULT_PAIRS = ("sintel/final/alley_1/3<-2", "sintel/final/cave_2/3<-2", "hci/(3, 3)<-(0, 0)",
-                 "middlebury2006/Baby1/view1<-view5")
+DEFAULT_PAIRS = (*(f"sintel/final/{clip}/3<-2" for clip in VALIDATION_CLIPS),
+                 f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}", f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5")
 
 
 class Paste(nn.Module):
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--pairs", nargs="+", default=list(DEFAULT_PAIRS))
     args = parser.parse_args(argv)
-    pairs = [p for p in validation_pairs(args.data, with_truth=False) if p.name in args.pairs]
+    pairs = [p for p in validation_pairs(args.data) if p.name in args.pairs]
     if not pairs:
         raise SystemExit(f"none of {args.pairs} among the validation pairs under {args.data}")
     nets = refsr_models("cpu")

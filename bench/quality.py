@@ -2,10 +2,10 @@
 
     python bench/quality.py [--data ../shared/data] [--device auto] [--methods ...] [--picture PATH]
 
-Pairs (refsr.datasets.validation_pairs, never used for training): Sintel alley_1 + cave_2,
+Pairs (refsr.datasets.validation_pairs, never used for training): the Sintel VALIDATION_CLIPS,
 frame t+1 super-resolved with frame t as reference (final pass; `--passes final clean` adds the
-clean pass), the HCI antinous light-field view (3,3) from the reference view (0,0), and the
-Middlebury 2006 stereo scene STEREO_VALIDATION_SCENE, view1 from view5. The HR target is cropped
+clean pass), the HCI light-field view LF_QUALITY_PAIR[0] from the reference view LF_QUALITY_PAIR[1],
+and the Middlebury 2006 stereo scene STEREO_VALIDATION_SCENE, view1 from view5. The HR target is cropped
 to a multiple of 8 and degraded by refsr.degrade (antialiased bicubic x8); the metrics leave an
 8-pixel border out (refsr.metrics). Each set is averaged separately. Seconds are wall time of one
 `super_resolve` call per image (networks loaded beforehand). Prints a Markdown table; needs neither prefect nor zarr.
@@ -39,8 +39,8 @@ from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCENE,  # noqa: E402
-                            middlebury2006_pairs, validation_pairs)
+from refsr.datasets import (DEFAULT_DATA, HCI, LF_QUALITY_PAIR, MIDDLEBURY2006, SINTEL,  # noqa: E402
+                            STEREO_VALIDATION_SCENE, VALIDATION_CLIPS, middlebury2006_pairs, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, kind: "real" | "grey" | "unrelated" reference, "no-offset" (the --ablate-reference rows))
@@ -85,7 +85,7 @@ PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same dat
     "bicubic": (30.59, 30.32), "srresnet": (33.15, 31.40), "srresnet-nn": (33.68, 31.72),
     "srresnet-nn-sliding": (33.75, 31.80), "exemplar": (35.72, 37.96), "refsr-mask": (38.03, 38.88),
 }
-LF_PAIR = "hci/(3, 3)<-(0, 0)"
+LF_PAIR = f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"
 
 
 def weights_of(method: str) -> tuple[str, ...]:
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in weights_of(ROWS[m][0]):
             shipped.load(name, device)
 
-    pairs = [p for p in validation_pairs(data, with_truth=False)
+    pairs = [p for p in validation_pairs(data)
              if (p.name.startswith("sintel/") and not args.no_sintel and p.name.split("/")[1] in args.passes)
              or (p.name.startswith("hci/") and not args.no_lightfield)
              or (p.name.startswith("middlebury2006/") and not args.no_stereo)]
@@ -250,16 +250,16 @@ def ground_truth_matches(name: str, data: Path, shape: tuple[int, int]) -> np.nd
     if name.startswith("sintel/"):
         _, pass_name, clip_name, frames = name.split("/")
         t = int(frames.split("<-")[1])
-        clip = read_clip(data / "sintel" / "training", clip_name, pass_name, frames=[t, t + 1])
+        clip = read_clip(data / SINTEL, clip_name, pass_name, frames=[t, t + 1])
         if t not in clip.flow:
             return None
         centers, truth = sintel_correspondence(clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride=1,
                                                input_shape=shape)
-    elif name == f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}":
-        lf = read_hci(data / "hci" / "antinous")
+    elif name == LF_PAIR:
+        lf = read_hci(data / HCI)
         centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
     elif name.startswith("middlebury2006/"):
-        pair = next(p for p in middlebury2006_pairs(data / "middlebury2006", validation=True, stride=1) if p.name == name)
+        pair = next(p for p in middlebury2006_pairs(data / MIDDLEBURY2006, validation=True, stride=1) if p.name == name)
         centers, truth = pair.centers, pair.truth
     else:
         return None
@@ -331,7 +331,8 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
         lines.append(f"| {LABELS[m]} |" + "".join(cells))
     lines.append("")
     lines.append("Pairs: " + "; ".join(f"{g}: {counts[g]}" for g in groups) +
-                 " (Sintel: alley_1 + cave_2, frame t+1 from t; light field: HCI antinous (3,3) from (0,0); "
+                 f" (Sintel: {' + '.join(VALIDATION_CLIPS)}, frame t+1 from t; light field: HCI {HCI.name} "
+                 f"{LF_QUALITY_PAIR[0]} from {LF_QUALITY_PAIR[1]}; "
                  f"stereo: Middlebury 2006 {STEREO_VALIDATION_SCENE} view1 from view5). "
                  "PSNR on RGB and PSNR-Y (BT.601) with an 8-px border left out; SSIM on RGB. "
                  "Seconds: wall time per image, networks already loaded"
@@ -340,9 +341,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
         lines.append("* averaged over a subset (the first pairs of the pass; slow on this machine): "
                      + "; ".join(partial) + ". The differences below are paired on the same pairs.")
     if "refsr-mask" in methods:
-        lines += ["", "RefSR-Net (mask fusion) minus each row, PSNR dB, on the pairs both ran "
-                  "(targets: bicubic ≥ +6, exemplar ≥ +1.5, sliding ≥ +3, average fusion ≥ 0, flow-warp ≥ +1; "
-                  "a grey reference should cost ≥ 3 dB on the light field):", ""]
+        lines += ["", "RefSR-Net (mask fusion) minus each row, PSNR dB, on the pairs both ran:", ""]
         lines += ["| vs |" + "".join(f" {g} |" for g in groups), "|---|" + "---:|" * len(groups)]
         for m in methods:
             if m == "refsr-mask":

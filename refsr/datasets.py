@@ -31,6 +31,12 @@ VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
 LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (docs/method.md "HCI light field")
 LF_QUALITY_PAIR = ((3, 3), (0, 0))  # the paper's (3,3) from (0,0)
 STEREO_VALIDATION_SCENE = "Baby1"  # the first Middlebury 2006 scene by name; view1 from view5
+VALIDATION_SETS = ("sintel", "lightfield", "stereo")
+# Where each data set lies under the data root.
+SINTEL = Path("sintel") / "training"
+HCI = Path("hci") / "antinous"
+MIDDLEBURY = Path("middlebury") / "cones"
+MIDDLEBURY2006 = Path("middlebury2006")
 
 
 @dataclass
@@ -187,18 +193,47 @@ def natural_images(data_root: Path) -> list[np.ndarray]:
 
 def training_pairs(data_root: Path, with_truth: bool = True) -> list[Pair]:
     """Every real training pair (with ground-truth correspondences when `with_truth`)."""
-    pairs = sintel_pairs(data_root / "sintel" / "training", False, with_truth=with_truth)
-    pairs += lightfield_pairs(data_root / "hci" / "antinous", False, with_truth=with_truth)
+    pairs = sintel_pairs(data_root / SINTEL, False, with_truth=with_truth)
+    pairs += lightfield_pairs(data_root / HCI, False, with_truth=with_truth)
     if with_truth:
-        pairs += stereo_pairs(data_root / "middlebury" / "cones")
+        pairs += stereo_pairs(data_root / MIDDLEBURY)
     else:
-        lf = read_middlebury(data_root / "middlebury" / "cones")
+        lf = read_middlebury(data_root / MIDDLEBURY)
         pairs.append(Pair("middlebury/left<-right", lf.views[0, 0], lf.views[0, 1]))
-    return pairs + middlebury2006_pairs(data_root / "middlebury2006", False, with_truth=with_truth)
+    return pairs + middlebury2006_pairs(data_root / MIDDLEBURY2006, False, with_truth=with_truth)
 
 
-def validation_pairs(data_root: Path, with_truth: bool = True) -> list[Pair]:
-    """The validation split: Sintel VALIDATION_CLIPS (t+1 from t), the light-field pair, the stereo scene."""
-    pairs = sintel_pairs(data_root / "sintel" / "training", True, with_truth=with_truth)
-    pairs += lightfield_pairs(data_root / "hci" / "antinous", True, with_truth=with_truth)
-    return pairs + middlebury2006_pairs(data_root / "middlebury2006", True, with_truth=with_truth)
+def validation_pairs(data_root: Path) -> list[Pair]:
+    """The validation split as super-resolution pairs, without correspondences: Sintel VALIDATION_CLIPS
+    (t+1 from t, every pass), the light field's LF_QUALITY_PAIR, the stereo scene."""
+    pairs = sintel_pairs(data_root / SINTEL, True, with_truth=False)
+    pairs += lightfield_pairs(data_root / HCI, True, with_truth=False)
+    return pairs + middlebury2006_pairs(data_root / MIDDLEBURY2006, True, with_truth=False)
+
+
+def matching_validation_pairs(data_root: Path, stride: int = 4, sets: Sequence[str] = VALIDATION_SETS,
+                              passes: Sequence[str] | None = None, scale: int | None = None,
+                              skipped: list[str] | None = None) -> list[Pair]:
+    """The validation split with ground-truth correspondences, under the rules that Table 2 scores by.
+
+    Sintel pairs (of `passes`, default every pass) need the occlusion and invalid masks of frame t;
+    the light field's LF_MATCH_PAIR keeps the points that pass the forward-backward check; the stereo
+    scene as `middlebury2006_pairs`. With `scale`, centres lie inside the input cropped to a multiple
+    of `scale`. `skipped`, if given, gets a note for everything asked that is not on disk.
+    """
+    unknown = set(sets) - set(VALIDATION_SETS)
+    if unknown:
+        raise ValueError(f"unknown validation sets {sorted(unknown)}; choose from {', '.join(VALIDATION_SETS)}")
+    notes = [] if skipped is None else skipped
+    pairs = []
+    if "sintel" in sets:
+        pairs += sintel_pairs(data_root / SINTEL, True, stride, passes=passes, require_masks=True, scale=scale,
+                              skipped=notes)
+    if "lightfield" in sets:
+        pairs += lightfield_pairs(data_root / HCI, True, stride, forward_backward=True, scale=scale)
+    if "stereo" in sets:
+        stereo = middlebury2006_pairs(data_root / MIDDLEBURY2006, True, stride, scale=scale)
+        if not stereo:
+            notes.append(f"middlebury2006/{STEREO_VALIDATION_SCENE}: not on disk")
+        pairs += stereo
+    return pairs

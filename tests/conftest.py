@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from refsr.datasets import DEFAULT_DATA
+from refsr.datasets import DEFAULT_DATA, HCI, SINTEL
 
 DATA_ROOT = DEFAULT_DATA
 
@@ -19,7 +19,7 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def sintel_root(data_root: Path) -> Path:
-    root = data_root / "sintel" / "training"
+    root = data_root / SINTEL
     if not root.is_dir():
         pytest.skip(f"Sintel data not found at {root}")
     return root
@@ -27,7 +27,7 @@ def sintel_root(data_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def hci_antinous(data_root: Path) -> Path:
-    root = data_root / "hci" / "antinous"
+    root = data_root / HCI
     if not root.is_dir():
         pytest.skip(f"HCI antinous not found at {root}")
     return root

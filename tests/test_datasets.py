@@ -1,46 +1,17 @@
-"""Training data: augmentation keeps correspondences exact; the validation split stays out of training."""
+"""refsr.datasets: real pairs point at the same content; the validation split stays out of training."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from refsr.degrade import SCALE
-from refsr.io.images import read_image
-from refsr.train.augment import rot90_pair, rot90_points, synthetic_pair
-from refsr.datasets import (VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, lightfield_pairs, sintel_pairs, training_pairs,
+from refsr.datasets import (VALIDATION_CLIPS, VALIDATION_VIEWS, lightfield_pairs, sintel_pairs, training_pairs,
                             validation_pairs)
-
-
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_rot90_points_follow_np_rot90(k):
-    image = np.arange(5 * 7).reshape(5, 7)
-    points = np.array([[0, 0], [4, 6], [2, 3], [1, 5]])
-    moved = rot90_points(points, k, image.shape)
-    rotated = np.rot90(image, k)
-    assert (rotated[moved[:, 0], moved[:, 1]] == image[points[:, 0], points[:, 1]]).all()
-
-
-def test_rot90_pair_keeps_correspondences(data_root):
-    image = read_image(data_root / "sr_benchmarks" / "Set5" / "bird.png")
-    pair = Pair("t", image, image[:, ::-1].copy(), np.array([[10, 20], [100, 5]]), np.array([[10, 287 - 20], [100, 287 - 5]]))
-    turned = rot90_pair(pair, 1)
-    assert (turned.target[turned.centers[:, 0], turned.centers[:, 1]] ==
-            turned.reference[turned.truth[:, 0], turned.truth[:, 1]]).all()
-
-
-def test_synthetic_pair_truth_is_where_the_content_went(data_root):
-    image = read_image(data_root / "sr_benchmarks" / "Set14" / "baboon.png")
-    pair = synthetic_pair(image, np.random.default_rng(3), occluders=0)
-    at_truth = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
-                      - pair.reference[pair.truth[:, 0], pair.truth[:, 1]].astype(float)).mean()
-    in_place = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
-                      - pair.reference[pair.centers[:, 0], pair.centers[:, 1]].astype(float)).mean()
-    assert len(pair.centers) > 1000 and at_truth < in_place / 2
 
 
 def test_validation_split_is_not_trained_on(data_root):
     train = {p.name for p in training_pairs(data_root, with_truth=False)}
-    val = {p.name for p in validation_pairs(data_root, with_truth=False)}
+    val = {p.name for p in validation_pairs(data_root)}
     assert train and val and not train & val
     assert not any(f"/{clip}/" in name for name in train for clip in VALIDATION_CLIPS)
     assert not any(str(view) in name for name in train if name.startswith("hci/") for view in VALIDATION_VIEWS)
@@ -50,7 +21,7 @@ def test_validation_stereo_scene_is_not_trained_on(data_root):
     from refsr.datasets import STEREO_VALIDATION_SCENE
 
     train = {p.name for p in training_pairs(data_root, with_truth=False)}
-    val = {p.name for p in validation_pairs(data_root, with_truth=False)}
+    val = {p.name for p in validation_pairs(data_root)}
     assert f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5" in val
     assert not any(f"/{STEREO_VALIDATION_SCENE}/" in name for name in train)
 
@@ -94,3 +65,21 @@ def test_lightfield_forward_backward_check_only_drops_points(hci_antinous):
     kept = {(*c, *t) for c, t in zip(plain.centers.tolist(), plain.truth.tolist())}
     assert 0 < len(checked.centers) < len(plain.centers)
     assert all((*c, *t) in kept for c, t in zip(checked.centers.tolist(), checked.truth.tolist()))
+
+
+def test_matching_validation_pairs_apply_the_rules_table_2_scores_by(data_root):
+    from refsr.datasets import HCI, LF_MATCH_PAIR, STEREO_VALIDATION_SCENE, matching_validation_pairs
+
+    notes = []
+    pairs = {p.name: p for p in matching_validation_pairs(data_root, stride=8, passes=("clean",), scale=SCALE,
+                                                          skipped=notes)}
+    strict = sintel_pairs(data_root / "sintel" / "training", True, stride=8, passes=("clean",), require_masks=True,
+                          scale=SCALE)
+    checked = lightfield_pairs(data_root / HCI, True, stride=8, forward_backward=True, scale=SCALE)[0]
+    assert checked.name == f"hci/{LF_MATCH_PAIR[0]}<-{LF_MATCH_PAIR[1]}"
+    stereo = f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5"
+    assert set(pairs) == {p.name for p in strict} | {checked.name, stereo}
+    assert np.array_equal(pairs[checked.name].centers, checked.centers)
+    assert all(n.endswith(": no occlusion/invalid masks") for n in notes)
+    with pytest.raises(ValueError, match="unknown validation sets"):
+        matching_validation_pairs(data_root, sets=("sintel", "video"))

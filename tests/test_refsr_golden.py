@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from refsr import shipped
-from refsr.datasets import DEFAULT_DATA, LF_QUALITY_PAIR
+from refsr.datasets import DEFAULT_DATA, HCI, LF_QUALITY_PAIR
 from refsr.degrade import SCALE, degrade
 from refsr.io.lightfield import read_hci
 from refsr.methods import METHODS, refsr_models
@@ -30,7 +30,7 @@ CROP = (128, 192, 256)  # HR top, left, side of the target crop
 
 def reconstruct(data_root: Path) -> np.ndarray:
     """(3, 32, 32) block means of the fp32 refsr output on the crop, full reference, search +-100."""
-    lf = read_hci(data_root / "hci" / "antinous")
+    lf = read_hci(data_root / HCI)
     (tu, tv), (ru, rv) = LF_QUALITY_PAIR
     y, x, side = CROP
     lr = to_tensor(degrade(lf.views[tu, tv, y : y + side, x : x + side]))

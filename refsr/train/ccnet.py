@@ -24,7 +24,7 @@ from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.tensors import to_tensor
 from refsr.train.augment import rot90_pair, synthetic_pair
-from refsr.datasets import Pair, natural_images, training_pairs, validation_pairs
+from refsr.datasets import Pair, matching_validation_pairs, natural_images, training_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations, use_amp
 
@@ -205,7 +205,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     rng = np.random.default_rng(config.seed)
     real = [p for p in training_pairs(data_root) if len(p.centers)]
     images = natural_images(data_root)
-    val_pairs = validation_pairs(data_root)
+    val_pairs = matching_validation_pairs(data_root)
     val_rng = np.random.default_rng(12345)
     val_pool = [v for v in (prepare(p, val_rng, config.crop, dev, augment=False) for p in val_pairs) if v]
     val_crops = draw_crops(val_pool, config.val_crops, config.crop, config.queries, val_rng)

@@ -82,7 +82,7 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
     rng = np.random.default_rng(config.seed)
     images_np = [im for im in natural_images(data_root) if min(im.shape[:2]) >= config.patch * SCALE]
     images = [torch.as_tensor(im, device=dev).permute(2, 0, 1).contiguous() for im in images_np]
-    val_targets = [_centre_crop(p.target) for p in validation_pairs(data_root, with_truth=False)]
+    val_targets = [_centre_crop(p.target) for p in validation_pairs(data_root)]
     nets = {a: SRResNet(a).to(dev).train() for a in archs}
     opts = {a: torch.optim.Adam(n.parameters(), lr=config.lr) for a, n in nets.items()}
     amp = use_amp(config.amp, dev)

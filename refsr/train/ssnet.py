@@ -134,7 +134,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     ssnet = ssnet.to(dev).train()
     frozen = RefSRModels(frozen_nets["ccnet"], frozen_nets["srresnet_nn"], ssnet)
     real = training_pairs(data_root, with_truth=False)
-    val = validation_pairs(data_root, with_truth=False)
+    val = validation_pairs(data_root)
     opt = torch.optim.Adam(ssnet.parameters(), lr=config.lr)
     pool = [prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev) for _ in range(config.pool)]
 
