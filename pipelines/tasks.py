@@ -5,7 +5,6 @@ pixels only travel between the store and `refsr` functions. Every task writes on
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -39,14 +38,13 @@ def run_identity(store: str, scene: str, reference: Any, targets: Any, method: s
 @task(name="ingest-lightfield", cache_policy=NO_CACHE)
 def ingest_lightfield(source: str, store: str, scene: str | None = None) -> dict:
     """Ingest a light field ("sample" = the embedded Motorcycle pair) unless it is there unchanged."""
-    from refsr.io.lightfield import motorcycle_sample, read_lightfield
+    from refsr.io.lightfield import motorcycle_sample, read_lightfield, scene_name
 
     if source == SAMPLE:
         lf, name = motorcycle_sample(), scene or "motorcycle"
     else:
-        path = Path(source)
-        lf = read_lightfield(path)
-        name = scene or (path.stem if path.is_file() else path.resolve().name)
+        lf = read_lightfield(source)
+        name = scene or scene_name(source)
     status = zarr_store.ingest_lightfield(store, name, lf)
     get_run_logger().info("scene %s: %s (%s, grid %dx%d)", name, status, lf.reader, *lf.grid)
     return {"scene": name, "status": status}

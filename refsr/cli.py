@@ -121,15 +121,14 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_sintel(args: argparse.Namespace) -> int:
-    from refsr.io.sintel import list_clips, read_clip
+    from refsr.io.sintel import clips_with_pass, list_clips, read_clip
     from refsr.store import ingest_video
 
-    available = list_clips(args.root)
     if args.clips:
         names = args.clips
     else:
-        names = [n for n, info in available.items() if args.pass_name in info.passes]
-        skipped = sorted(set(available) - set(names))
+        names = clips_with_pass(args.root, args.pass_name)
+        skipped = sorted(set(list_clips(args.root)) - set(names))
         if skipped:
             _say(f"skipping clips without a {args.pass_name!r} pass: {', '.join(skipped)}")
     if not names:
@@ -145,11 +144,11 @@ def cmd_ingest_sintel(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest_lightfield(args: argparse.Namespace) -> int:
-    from refsr.io.lightfield import read_lightfield
+    from refsr.io.lightfield import read_lightfield, scene_name
     from refsr.store import ingest_lightfield
 
     path = Path(args.path)
-    name = args.name or (path.stem if path.is_file() else path.resolve().name)
+    name = args.name or scene_name(path)
     _say(f"reading {path}")
     lf = read_lightfield(path, progress=_is_tty())
     result = ingest_lightfield(args.store, name, lf, overwrite=args.overwrite)

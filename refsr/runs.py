@@ -55,8 +55,8 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
         fusion, params.
     """
     return zarr_store.json_round_trip({"method": method, "weights": weights, "reference": reference,
-                               "targets": [list(map(int, t)) for t in targets], "fusion": fusion,
-                               "params": {"scale": SCALE} if params is None else params})
+                                       "targets": [list(map(int, t)) for t in targets], "fusion": fusion,
+                                       "params": {"scale": SCALE} if params is None else params})
 
 
 def default_run_id(identity: dict) -> str:
@@ -229,7 +229,7 @@ def open_run(store: Store, scene: str, identity: dict, device: str, confidence: 
     height, width = hr_image(store, scene, where).shape[:2]
     hr_shape = (height - height % SCALE, width - width % SCALE)
     status = zarr_store.create_run(store, run_id, scene, targets, hr_shape, {**identity, "device": device},
-                           confidence=confidence)
+                                   confidence=confidence)
     pending = zarr_store.pending_targets(store, run_id, scene)
     return {"run_id": run_id, "scene": scene, "status": status, "pending": pending, "n": len(targets)}
 

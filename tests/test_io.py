@@ -12,6 +12,7 @@ from refsr.errors import InputError
 from refsr.io import (
     HCI_DISPARITY_SIGN,
     LightField,
+    clips_with_pass,
     consecutive_pairs,
     list_clips,
     motorcycle_sample,
@@ -25,6 +26,7 @@ from refsr.io import (
     read_middlebury,
     read_pfm,
     read_uv_folder,
+    scene_name,
     stereo_pair,
     write_flo,
     write_hdf5,
@@ -83,6 +85,17 @@ def test_list_clips_matches_provenance(sintel_root: Path) -> None:
         assert info.passes.get("final", []) == final, name
         assert info.flow == flow, name
         assert info.occlusions == masks and info.invalid == masks, name
+
+
+def test_clips_with_pass_keeps_the_clips_that_have_it(sintel_root: Path) -> None:
+    assert clips_with_pass(sintel_root, "final") == sorted(n for n, c in SINTEL_CLIPS.items() if c[1])
+    assert clips_with_pass(sintel_root, "albedo") == []
+
+
+def test_scene_name_is_a_file_stem_or_a_folder_name(tmp_path: Path) -> None:
+    (tmp_path / "bunny.h5").write_bytes(b"")
+    assert scene_name(tmp_path / "bunny.h5") == "bunny"
+    assert scene_name(tmp_path / ".") == tmp_path.name
 
 
 def test_read_clip_with_gaps_attaches_only_existing_flow_and_masks(sintel_root: Path) -> None:

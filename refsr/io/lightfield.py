@@ -416,6 +416,12 @@ def motorcycle_sample() -> LightField:
     return stereo_pair(left, right, disparity, source="skimage.data.stereo_motorcycle")
 
 
+def scene_name(path: str | Path) -> str:
+    """The scene name of a light field read from `path` unless the user gives one: a file's stem, a folder's name."""
+    path = Path(path)
+    return path.stem if path.is_file() else path.resolve().name
+
+
 def read_lightfield(path: str | Path, progress: bool = False) -> LightField:
     """Read a light field or stereo pair, choosing the reader from what `path` is.
 

@@ -80,6 +80,11 @@ def list_clips(root: str | Path) -> dict[str, ClipInfo]:
     return clips
 
 
+def clips_with_pass(root: str | Path, pass_name: str) -> list[str]:
+    """The clips of a Sintel `training/` folder that have the `pass_name` pass, sorted by name."""
+    return [name for name, info in list_clips(root).items() if pass_name in info.passes]
+
+
 def _check_size(path: Path, shape: tuple[int, ...], frame_shape: tuple[int, ...], what: str) -> None:
     if tuple(shape[:2]) != tuple(frame_shape[:2]):
         raise InputError(path, f"{what} is {shape[1]}x{shape[0]} but the frames are "
