@@ -31,7 +31,8 @@ from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 
 DEFAULT_PAIRS = (*(f"sintel/final/{clip}/3<-2" for clip in VALIDATION_CLIPS),
-                 f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}", f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5")
+                 f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}",
+                 f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5")
 
 
 class Paste(nn.Module):

@@ -211,13 +211,13 @@ def sintel_reconstruct(
 
     clips None = every clip with the pass; frames N = only the first N frames of each clip (scene `<clip>-firstN`).
     """
-    from refsr.io.sintel import clips_with_pass
+    from refsr.io.sintel import clips_with_pass, list_clips
 
     timings: dict[str, float] = {}
     store = str(Path(store).expanduser().resolve())
     method = method or methods.default_method()
     dev = _target_device(device, reconstruct_on)
-    names = clips or clips_with_pass(source, pass_name)
+    names = clips or clips_with_pass(list_clips(source), pass_name)
     t0 = time.perf_counter()
     scenes = [tasks.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
     timings["ingest_s"] = time.perf_counter() - t0

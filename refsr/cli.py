@@ -124,11 +124,12 @@ def cmd_ingest_sintel(args: argparse.Namespace) -> int:
     from refsr.io.sintel import clips_with_pass, list_clips, read_clip
     from refsr.store import ingest_video
 
+    available = list_clips(args.root)
     if args.clips:
         names = args.clips
     else:
-        names = clips_with_pass(args.root, args.pass_name)
-        skipped = sorted(set(list_clips(args.root)) - set(names))
+        names = clips_with_pass(available, args.pass_name)
+        skipped = sorted(set(available) - set(names))
         if skipped:
             _say(f"skipping clips without a {args.pass_name!r} pass: {', '.join(skipped)}")
     if not names:

@@ -80,9 +80,9 @@ def list_clips(root: str | Path) -> dict[str, ClipInfo]:
     return clips
 
 
-def clips_with_pass(root: str | Path, pass_name: str) -> list[str]:
-    """The clips of a Sintel `training/` folder that have the `pass_name` pass, sorted by name."""
-    return [name for name, info in list_clips(root).items() if pass_name in info.passes]
+def clips_with_pass(clips: dict[str, ClipInfo], pass_name: str) -> list[str]:
+    """The names of the clips (`list_clips`) that have the `pass_name` pass, in their order."""
+    return [name for name, info in clips.items() if pass_name in info.passes]
 
 
 def _check_size(path: Path, shape: tuple[int, ...], frame_shape: tuple[int, ...], what: str) -> None:
