@@ -53,15 +53,10 @@ def ingest_lightfield(source: str, store: str, scene: str | None = None) -> dict
 @task(name="ingest-clip", cache_policy=NO_CACHE)
 def ingest_clip(source: str, store: str, clip: str, pass_name: str = "final", frames: int | None = None) -> dict:
     """Ingest one Sintel clip (its first `frames` frames if given) unless it is there unchanged."""
-    from refsr.io.sintel import list_clips, read_clip
+    from refsr.io import clip_scene_name, read_clip
 
-    numbers = None
-    name = clip
-    if frames is not None:
-        info = list_clips(source).get(clip)
-        numbers = info.passes.get(pass_name, [])[:frames] if info else None
-        name = f"{clip}-first{frames}"
-    data = read_clip(source, clip, pass_name, frames=numbers)
+    name = clip_scene_name(clip, frames)
+    data = read_clip(source, clip, pass_name, first=frames)
     status = zarr_store.ingest_video(store, name, data)
     get_run_logger().info("scene %s: %s (%d frames, %s pass)", name, status, len(data.numbers), pass_name)
     return {"scene": name, "status": status}

@@ -12,6 +12,7 @@ from refsr.errors import InputError
 from refsr.io import (
     HCI_DISPARITY_SIGN,
     LightField,
+    clip_scene_name,
     clips_with_pass,
     consecutive_pairs,
     list_clips,
@@ -485,6 +486,15 @@ def test_sintel_flow_of_wrong_size(tmp_path: Path) -> None:
     with raises_naming("frame_0001.flo") as err:
         read_clip(tmp_path, "toy", "clean")
     assert "81x64" in str(err.value) and "80x64" in str(err.value)
+
+
+def test_sintel_first_frames(tmp_path: Path) -> None:
+    fake_sintel(tmp_path, (64, 80))
+    assert read_clip(tmp_path, "toy", "clean", first=1).numbers == [1]
+    assert read_clip(tmp_path, "toy", "clean", first=5).numbers == [1, 2]
+    with pytest.raises(InputError, match="at least 1"):
+        read_clip(tmp_path, "toy", "clean", first=0)
+    assert clip_scene_name("toy", 1) == "toy-first1" and clip_scene_name("toy") == "toy"
 
 
 def test_sintel_unknown_clip_or_pass(tmp_path: Path) -> None:

@@ -241,6 +241,24 @@ def test_all_views_with_a_dask_cluster(tmp_path: Path, harness, dask_address, sm
     assert _snapshot(store) == before
 
 
+def test_sintel_clip_first_frames(tmp_path: Path, harness, dask_address, sintel_root) -> None:
+    from pipelines.flows import sintel_reconstruct
+
+    store = tmp_path / "clips.zarr"
+    out = sintel_reconstruct(source=str(sintel_root), store=str(store), clips=["alley_1"], frames=3,
+                             method="bicubic", device="cpu", dask_address=dask_address)
+    (run,) = out["runs"]
+    assert run["scene"] == "alley_1-first3" and run["n"] == 2 and out["evaluated"] == 2
+    assert zarr_store.scene(store, "alley_1-first3").attrs["frames"] == 3
+    g = zarr_store.run_group(store, run["run_id"], "alley_1-first3")
+    assert g["sr"].shape == (2, 432, 1024, 3) and g.attrs["finished"]
+    frames = zarr_store.scene(store, "alley_1-first3")["frames"]
+    assert np.asarray(g["targets"][...]).tolist() == [[1, 0], [2, 0]]  # frames 2 and 3, each against the one before
+    for i, t in enumerate((1, 2)):
+        hr = crop_to_multiple(np.asarray(frames[t]))
+        assert float(g["psnr"][i]) == pytest.approx(metrics.psnr(np.asarray(g["sr"][i]), hr), abs=1e-9)
+
+
 def test_resume_after_failures_recomputes_only_missing_views(tmp_path: Path, harness, dask_address, small_grid,
                                                             monkeypatch) -> None:
     from pipelines.flows import lf_reconstruct

@@ -206,7 +206,7 @@ def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str) -> None:
 
 # ---------------------------------------------------------------- finished runs and the demo table
 
-def test_latest_finished_run_and_its_table(store: str, capsys) -> None:
+def test_latest_finished_run_and_its_table(store: str) -> None:
     with pytest.raises(InputError, match="no finished run of scene 'small'"):
         runs.latest_finished_run(store, "small")
     first = _open(store, "small", targets=[[1, 1]], run_id="first")
@@ -223,14 +223,6 @@ def test_latest_finished_run_and_its_table(store: str, capsys) -> None:
     assert lines[2].startswith("(1, 1)    (0, 0)    ") and lines[3].startswith("(2, 2)    (0, 0)    ")
     assert lines[4].startswith("mean") and len(lines) == 5
     assert len(runs.metrics_table(store, "first", "small").splitlines()) == 3  # one target: no mean row
-
-    from refsr import demo
-
-    runs.write_report(store, "first", "small")
-    assert demo.main(["--store", store, "--scene", "small"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("run first  scene small") and "(run runs/first/small)" in out
-    assert out.count("picture: ") == 2
 
 
 def test_video_table_names_the_previous_frame(store: str) -> None:

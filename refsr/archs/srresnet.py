@@ -52,7 +52,9 @@ class SRResNet(nn.Module):
         super().__init__()
         self.arch, self.scale = arch, scale
         self.body = SRResNetBody(channels, blocks)
-        stages = {2: 1, 4: 2, 8: 3}[scale]
+        stages = {2: 1, 4: 2, 8: 3}.get(scale)
+        if stages is None:
+            raise ValueError(f"SRResNet scale must be 2, 4 or 8, got {scale}")
         self.up = nn.Sequential(*[_up_stage(channels, arch) for _ in range(stages)])
         self.to_rgb = nn.Conv2d(channels, 3, 9, padding=4)
         nn.init.zeros_(self.to_rgb.weight)  # start as bicubic; learn the residual

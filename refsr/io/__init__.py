@@ -15,11 +15,19 @@ from refsr.io.lightfield import (
     write_hdf5,
 )
 from refsr.io.pfm import read_pfm, write_pfm
-from refsr.io.sintel import ClipInfo, SintelClip, clips_with_pass, consecutive_pairs, list_clips, read_clip
+from refsr.io.sintel import (
+    ClipInfo,
+    SintelClip,
+    clip_scene_name,
+    clips_with_pass,
+    consecutive_pairs,
+    list_clips,
+    read_clip,
+)
 
 __all__ = [
-    "ClipInfo", "HCI_DISPARITY_SIGN", "LightField", "SintelClip", "clips_with_pass", "consecutive_pairs",
-    "list_clips", "motorcycle_sample", "read_clip", "read_flo", "read_hci", "read_hdf5", "read_image",
+    "ClipInfo", "HCI_DISPARITY_SIGN", "LightField", "SintelClip", "clip_scene_name", "clips_with_pass",
+    "consecutive_pairs", "list_clips", "motorcycle_sample", "read_clip", "read_flo", "read_hci", "read_hdf5", "read_image",
     "read_lightfield", "read_mask", "read_middlebury", "read_pfm", "read_uv_folder", "scene_name", "stereo_pair",
     "write_flo", "write_hdf5", "write_image", "write_pfm",
 ]

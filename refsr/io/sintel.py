@@ -91,10 +91,16 @@ def _check_size(path: Path, shape: tuple[int, ...], frame_shape: tuple[int, ...]
                                f"{frame_shape[1]}x{frame_shape[0]}")
 
 
-def read_clip(root: str | Path, clip: str, pass_name: str = "final",
-              frames: list[int] | None = None) -> SintelClip:
-    """Read one clip's frames of `pass_name` (all, or the frame numbers in `frames`) with its flow and masks.
+def clip_scene_name(clip: str, first: int | None = None) -> str:
+    """The store's scene name for a clip, or for its first `first` frames (`<clip>-first<N>`)."""
+    return clip if first is None else f"{clip}-first{first}"
 
+
+def read_clip(root: str | Path, clip: str, pass_name: str = "final",
+              frames: list[int] | None = None, first: int | None = None) -> SintelClip:
+    """Read one clip's frames of `pass_name` with its flow and masks.
+
+    All frames, the frame numbers in `frames`, or the first `first` frames of the pass.
     Flow and masks are attached for every loaded frame number that has them; none is assumed.
     """
     root = Path(root)
@@ -111,6 +117,10 @@ def read_clip(root: str | Path, clip: str, pass_name: str = "final",
         if missing:
             raise InputError(root / pass_name / clip, f"frames {missing} not present; present: {numbers}")
         numbers = sorted(set(frames))
+    if first is not None:
+        if first < 1:
+            raise InputError(root / pass_name / clip, f"first {first} frames: must be at least 1")
+        numbers = numbers[:first]
     if not numbers:
         raise InputError(root / pass_name / clip, "no frames selected")
 
