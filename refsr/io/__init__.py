@@ -28,6 +28,6 @@ from refsr.io.sintel import (
 __all__ = [
     "ClipInfo", "HCI_DISPARITY_SIGN", "LightField", "SintelClip", "clip_scene_name", "clips_with_pass",
     "consecutive_pairs", "list_clips", "motorcycle_sample", "read_clip", "read_flo", "read_hci", "read_hdf5",
-    "read_image", "read_lightfield", "read_mask", "read_middlebury", "read_pfm", "read_uv_folder", "scene_name", "stereo_pair",
-    "write_flo", "write_hdf5", "write_image", "write_pfm",
+    "read_image", "read_lightfield", "read_mask", "read_middlebury", "read_pfm", "read_uv_folder", "scene_name",
+    "stereo_pair", "write_flo", "write_hdf5", "write_image", "write_pfm",
 ]
