@@ -3,7 +3,8 @@
 The golden file holds the 8x8 block means of the fp32 reconstruction of a 32x32 LR crop of the light
 field's validation target (docs/method.md "HCI light field"), with the sha256 of the weights it was
 made with. Block means, compared to 1e-6, hide last-bit differences of summation order between
-CPUs (bench/results/design_notes.md), not real changes. After an intended change of the numerics or the weights, rewrite it:
+CPUs (bench/results/design_notes.md), not real changes. After an intended change of the numerics
+or the weights, rewrite it:
 
     .venv/bin/python tests/test_refsr_golden.py --write
 """
