@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from refsr.degrade import SCALE, degrade  # noqa: E402
 from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.matching import MATCHERS, match  # noqa: E402
+from refsr.matching.search import SEARCH  # noqa: E402
 from refsr.metrics import matching_accuracy  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
 from refsr.datasets import DEFAULT_DATA, HCI, VALIDATION_SETS, Pair, matching_validation_pairs  # noqa: E402
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default %(default)s)")
-    parser.add_argument("--search", type=int, default=100, help="search radius in HR px (default %(default)s)")
+    parser.add_argument("--search", type=int, default=SEARCH, help="search radius in HR px (default %(default)s)")
     parser.add_argument("--stride", type=int, default=SCALE, help="ground-truth centre stride (default %(default)s)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="CC-Net precision (default %(default)s)")

@@ -25,6 +25,7 @@ from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCE
                             validation_pairs)
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe  # noqa: E402
+from refsr.matching.search import SEARCH  # noqa: E402
 from refsr.methods import refsr_models  # noqa: E402
 from refsr.metrics import psnr  # noqa: E402
 from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     nets = refsr_models("cpu")
     variants = {"refsr": nets, "paste": RefSRModels(nets.ccnet, nets.srresnet_nn, Paste()),
                 "detail": RefSRModels(nets.ccnet, nets.srresnet_nn, Detail())}
-    print(f"PSNR dB, x8, average fusion, CC-Net matches (+-100 px); {describe(torch.device('cpu'))}\n")
+    print(f"PSNR dB, x8, average fusion, CC-Net matches (+-{SEARCH} px); {describe(torch.device('cpu'))}\n")
     print("| pair | " + " | ".join(variants) + " |")
     print("|---|" + "---:|" * len(variants))
     for pair in pairs:

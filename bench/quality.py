@@ -39,7 +39,7 @@ from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, HCI, LF_QUALITY_PAIR, MIDDLEBURY2006, SINTEL,  # noqa: E402
+from refsr.datasets import (DEFAULT_DATA, HCI, LF_QUALITY_PAIR, MIDDLEBURY2006, SINTEL, SR_BENCHMARKS,  # noqa: E402
                             STEREO_VALIDATION_SCENE, VALIDATION_CLIPS, middlebury2006_pairs, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
@@ -66,7 +66,7 @@ ORACLES: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-oracle": ("refsr", "mask", None, "oracle"),
     "oracle-warp": ("oracle-warp", "mask", 0, "oracle"),
 }
-UNRELATED = "sr_benchmarks/Set14/baboon.png"  # an unrelated scene, tiled to the reference's size
+UNRELATED = SR_BENCHMARKS / "Set14" / "baboon.png"  # an unrelated scene, tiled to the reference's size
 PICTURE = ("truth", "bicubic", "flow-warp", "refsr-mask")  # panels of --picture, left to right
 LABELS = {  # rows that run a method as it is take its label
     **{m: METHODS[m].label for m in ("bicubic", "srresnet", "srresnet-nn", "srresnet-nn-sliding", "exemplar")},

@@ -1,6 +1,6 @@
 """Inference speed of the refsr method per stage, and a naive per-patch path for comparison.
 
-    python bench/speed.py [--device cpu cuda] [--repeats 3] [--lf-views 80] [--naive-patches 32]
+    python bench/speed.py [--device cpu cuda] [--repeats 3] [--lf-views 80] [--naive-patches 16]
                           [--precision auto|fp32|bf16] [--scaling] [--large]
 
 Prints per-stage medians (after a warm-up) for one 1024x436 frame (synthetic content of Sintel's
@@ -22,6 +22,7 @@ import torch
 
 from refsr.degrade import SCALE, upsample
 from refsr.devices import describe
+from refsr.matching.search import SEARCH
 from refsr.methods import refsr_models
 from refsr.precision import PRECISIONS, autocast, describe_precision, use_bf16
 from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
@@ -41,7 +42,7 @@ def frame_pair(shape: tuple[int, int], device: torch.device, seed: int = 0) -> t
 
 
 def timed_refsr(nets: RefSRModels, lr: torch.Tensor, ref: torch.Tensor, repeats: int, precision: str,
-                search: int = 100, warm_up: bool = True) -> dict[str, float]:
+                search: int = SEARCH, warm_up: bool = True) -> dict[str, float]:
     """Median per-stage and end-to-end seconds over `repeats` runs after one warm-up."""
     if warm_up:
         refsr_super_resolve(lr, ref, nets, search=search, precision=precision)
@@ -56,7 +57,7 @@ def timed_refsr(nets: RefSRModels, lr: torch.Tensor, ref: torch.Tensor, repeats:
 
 @torch.no_grad()
 def naive_per_patch(nets: RefSRModels, lr: torch.Tensor, ref: torch.Tensor, patches: int, precision: str,
-                    search: int = 100) -> float:
+                    search: int = SEARCH) -> float:
     """Seconds per patch of the naive path: every patch recomputes its own features, one at a time."""
     hp, wp = padded_lr_size(*lr.shape[-2:])
     rows, cols = patch_grid(hp, wp)
@@ -97,7 +98,7 @@ def run(device: torch.device, args: argparse.Namespace) -> None:
     frame = timed_refsr(nets, lr, ref, args.repeats, args.precision)
     rows, cols = patch_grid(*padded_lr_size(*lr.shape[-2:]))
     naive = naive_per_patch(nets, lr, ref, args.naive_patches, args.precision) * rows * cols
-    print(f"One {FRAME[1]}x{FRAME[0]} frame, {rows * cols} patches, search +-100 px (median of {args.repeats}):\n")
+    print(f"One {FRAME[1]}x{FRAME[0]} frame, {rows * cols} patches, search +-{SEARCH} px (median of {args.repeats}):\n")
     print("| stage | seconds |\n|---|---|")
     for stage, seconds in frame.items():
         print(f"| {stage} | {seconds:.3f} |")
@@ -114,7 +115,7 @@ def run(device: torch.device, args: argparse.Namespace) -> None:
 
 def scaling(nets: RefSRModels, device: torch.device, args: argparse.Namespace) -> None:
     """How end-to-end time grows with image area, and matching time with the search radius."""
-    print("\nTime against image area (search +-100 px, one run after the warm-up):\n")
+    print(f"\nTime against image area (search +-{SEARCH} px, one run after the warm-up):\n")
     print("| output (WxH) | megapixels | seconds | s / MP |\n|---|---|---|---|")
     for shape in ((256, 256), (436, 512), (436, 1024), (872, 1024), (872, 2048)):
         lr, ref = frame_pair(shape, device, seed=2)

@@ -195,6 +195,7 @@ def _matchers() -> Sequence[str] | None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser; method choices come from the registries at call time."""
+    from refsr.matching.search import SEARCH
     from refsr.methods import METHODS
     from refsr.precision import PRECISIONS
 
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT", help="output image (.png, .jpg or .tif), 8x the size of LR")
     p.add_argument("--method", default="refsr", choices=sorted(METHODS), help="super-resolution method")
     p.add_argument("--fusion", choices=("mask", "average"), default="mask", help="refsr: how patches are fused")
-    p.add_argument("--search", type=_int_in(1), default=100, help="refsr/exemplar: match search radius in HR pixels")
+    p.add_argument("--search", type=_int_in(1), default=SEARCH, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
     p.add_argument("--back-project", type=_int_in(0, MAX_BACK_PROJECT), metavar="N",
                    help="iterations of back-projection after the method (unset: 10 for flow-warp, else 0)")
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", metavar="OUT.npz", help="where the centres and matches go")
     p.add_argument("--method", required=True, choices=matchers, help="matcher")
     p.add_argument("--stride", type=_int_in(1), default=8, help="spacing of the centres in HR pixels")
-    p.add_argument("--search", type=_int_in(1), default=100, help="search window radius in HR pixels")
+    p.add_argument("--search", type=_int_in(1), default=SEARCH, help="search window radius in HR pixels")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help="ccnet: " + PRECISION_HELP)
     p.set_defaults(func=cmd_match)

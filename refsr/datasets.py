@@ -37,6 +37,7 @@ SINTEL = Path("sintel") / "training"
 HCI = Path("hci") / "antinous"
 MIDDLEBURY = Path("middlebury") / "cones"
 MIDDLEBURY2006 = Path("middlebury2006")
+SR_BENCHMARKS = Path("sr_benchmarks")  # Set5/, Set14/
 
 
 @dataclass
@@ -177,13 +178,13 @@ def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_tru
 
 def natural_images(data_root: Path) -> list[np.ndarray]:
     """HR images for SISR training: SR benchmarks, training Sintel frames and training light-field views."""
-    images = [read_image(p) for p in sorted((data_root / "sr_benchmarks").rglob("*.png"))]
-    sintel = data_root / "sintel" / "training"
+    images = [read_image(p) for p in sorted((data_root / SR_BENCHMARKS).rglob("*.png"))]
+    sintel = data_root / SINTEL
     for name, info in sorted(list_clips(sintel).items()):
         if name not in VALIDATION_CLIPS:
             for pass_name in info.passes:
                 images.extend(read_clip(sintel, name, pass_name).frames)
-    lf = read_hci(data_root / "hci" / "antinous")
+    lf = read_hci(data_root / HCI)
     for u in range(0, lf.grid[0], 2):
         for v in range(0, lf.grid[1], 2):
             if (u, v) not in VALIDATION_VIEWS and lf.present[u, v]:

@@ -13,6 +13,7 @@ from refsr.backproject import back_project as back_project_fn
 from refsr.degrade import SCALE, upsample
 from refsr.devices import pick_device
 from refsr.errors import InputError
+from refsr.matching.search import SEARCH
 from refsr.tensors import to_image, to_tensor
 
 Result = tuple[torch.Tensor, torch.Tensor | None]  # (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
@@ -71,7 +72,7 @@ def _sliding(lr: torch.Tensor, ref: torch.Tensor, *, progress: bool = False) -> 
     return sliding_super_resolve(shipped.load("srresnet_nn", lr.device), lr, progress=progress), None
 
 
-def _exemplar(lr: torch.Tensor, ref: torch.Tensor, *, search: int = 100, progress: bool = False) -> Result:
+def _exemplar(lr: torch.Tensor, ref: torch.Tensor, *, search: int = SEARCH, progress: bool = False) -> Result:
     from refsr.baselines.exemplar import exemplar_super_resolve
     return exemplar_super_resolve(lr, ref, search, progress=progress), None
 
@@ -82,7 +83,7 @@ def refsr_models(device: torch.device | str):
     return RefSRModels(*(shipped.load(n, device) for n in METHODS["refsr"].weights))
 
 
-def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search: int = 100, progress: bool = False,
+def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search: int = SEARCH, progress: bool = False,
            precision: str = "auto") -> Result:
     from refsr.synthesis import refsr_super_resolve
     return refsr_super_resolve(lr, ref, refsr_models(lr.device), fusion=fusion, search=search, progress=progress,

@@ -226,7 +226,7 @@ def open_run(store: Store, scene: str, identity: dict, device: str, confidence: 
     run_id = run_id or default_run_id(identity)
     targets = identity["targets"]
     where = targets[0] if identity["reference"] == PREVIOUS else identity["reference"]
-    hr_shape = crop_to_multiple(hr_image(store, scene, where)).shape[:2]
+    hr_shape = truth(store, scene, where).shape[:2]
     status = zarr_store.create_run(store, run_id, scene, targets, hr_shape, {**identity, "device": device},
                                    confidence=confidence)
     pending = zarr_store.pending_targets(store, run_id, scene)

@@ -18,7 +18,7 @@ from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, upsample
 from refsr.errors import InputError
-from refsr.matching.search import window_search
+from refsr.matching.search import SEARCH, window_search
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
 from refsr.patches import (PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
@@ -105,7 +105,7 @@ def tile_shape(rows: int, cols: int, ref_shape: tuple[int, ...], search: int, bu
 
 @torch.no_grad()
 def refsr_super_resolve(
-    lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = 100,
+    lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = SEARCH,
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
     timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:

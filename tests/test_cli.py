@@ -13,6 +13,7 @@ import xarray as xr
 
 import refsr.train
 from refsr.cli import main
+from refsr.datasets import SR_BENCHMARKS
 from refsr.io.images import read_image, write_image
 
 SUBCOMMANDS = [[], ["degrade"], ["sr"], ["match"], ["ingest"], ["ingest", "sintel"], ["ingest", "lightfield"],
@@ -29,7 +30,7 @@ def _error_line(capsys: pytest.CaptureFixture) -> str:
 
 @pytest.fixture
 def set5(data_root: Path) -> Path:
-    folder = data_root / "sr_benchmarks" / "Set5"
+    folder = data_root / SR_BENCHMARKS / "Set5"
     if not folder.is_dir():
         pytest.skip(f"Set5 not found at {folder}")
     return folder

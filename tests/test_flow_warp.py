@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from refsr.datasets import SR_BENCHMARKS
 from refsr.degrade import crop_to_multiple, degrade, upsample_image
 from refsr.io.images import read_image
 from refsr.io.sintel import read_clip
@@ -13,7 +14,7 @@ from refsr.metrics import psnr
 
 @pytest.fixture(scope="module")
 def butterfly(data_root):
-    return crop_to_multiple(read_image(data_root / "sr_benchmarks" / "Set5" / "butterfly.png"))
+    return crop_to_multiple(read_image(data_root / SR_BENCHMARKS / "Set5" / "butterfly.png"))
 
 
 def test_output_is_exactly_8x(butterfly):
@@ -31,7 +32,7 @@ def test_reference_equal_to_truth_reproduces_it(butterfly):
 
 @pytest.mark.parametrize("method", ["flow-warp", "bicubic"])
 def test_back_projection_degrades_to_the_input(butterfly, data_root, method):
-    reference = crop_to_multiple(read_image(data_root / "sr_benchmarks" / "Set5" / "bird.png"))[:256, :256]
+    reference = crop_to_multiple(read_image(data_root / SR_BENCHMARKS / "Set5" / "bird.png"))[:256, :256]
     lr = degrade(butterfly)
     sr = super_resolve(lr, reference, method, device="cpu", back_project=10)
     assert np.abs(degrade(sr).astype(int) - lr.astype(int)).max() <= 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from refsr.datasets import Pair
+from refsr.datasets import SR_BENCHMARKS, Pair
 from refsr.io.images import read_image
 from refsr.train.augment import rot90_pair, rot90_points, synthetic_pair
 
@@ -19,7 +19,7 @@ def test_rot90_points_follow_np_rot90(k):
 
 
 def test_rot90_pair_keeps_correspondences(data_root):
-    image = read_image(data_root / "sr_benchmarks" / "Set5" / "bird.png")
+    image = read_image(data_root / SR_BENCHMARKS / "Set5" / "bird.png")
     pair = Pair("t", image, image[:, ::-1].copy(), np.array([[10, 20], [100, 5]]),
                 np.array([[10, 287 - 20], [100, 287 - 5]]))
     turned = rot90_pair(pair, 1)
@@ -28,7 +28,7 @@ def test_rot90_pair_keeps_correspondences(data_root):
 
 
 def test_synthetic_pair_truth_is_where_the_content_went(data_root):
-    image = read_image(data_root / "sr_benchmarks" / "Set14" / "baboon.png")
+    image = read_image(data_root / SR_BENCHMARKS / "Set14" / "baboon.png")
     pair = synthetic_pair(image, np.random.default_rng(3), occluders=0)
     at_truth = np.abs(pair.target[pair.centers[:, 0], pair.centers[:, 1]].astype(float)
                       - pair.reference[pair.truth[:, 0], pair.truth[:, 1]].astype(float)).mean()

@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 from refsr.degrade import SCALE, upsample
 from refsr.matching import blur_reference
 from refsr.matching.handcrafted import gradient_features
-from refsr.matching.search import l2_as_dot, window_search
+from refsr.matching.search import SEARCH, l2_as_dot, window_search
 from refsr.patches import PATCH, fold_band, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
 
 SEARCH_TILE = 64
@@ -16,7 +16,7 @@ SEARCH_TILE = 64
 
 
 @torch.no_grad()
-def gradient_matches(lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int = 100,
+def gradient_matches(lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int = SEARCH,
                      progress: bool = False) -> torch.Tensor:
     """`refsr.matching.match_tensors(lr_up, ref, centers, "gradient", search)`, one row of bins at a time.
 
@@ -44,7 +44,7 @@ def gradient_matches(lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tens
 
 
 @torch.no_grad()
-def exemplar_super_resolve(lr: torch.Tensor, ref: torch.Tensor, search: int = 100,
+def exemplar_super_resolve(lr: torch.Tensor, ref: torch.Tensor, search: int = SEARCH,
                            progress: bool = False) -> torch.Tensor:
     """Super-resolve float LR x8: every patch is its gradient-matched reference patch, overlaps averaged.
 

@@ -14,7 +14,7 @@ import torch
 
 from refsr.degrade import SCALE, downsample, upsample
 from refsr.devices import pick_device
-from refsr.matching.search import l2_as_dot, window_search
+from refsr.matching.search import SEARCH, l2_as_dot, window_search
 from refsr.tensors import to_tensor
 
 MATCHERS = ("ccnet", "zncc", "zncc-blurry", "dsift", "dsift-blurry", "gradient")
@@ -56,7 +56,7 @@ def _feature_fn(method: str, precision: str) -> tuple[Callable[[torch.Tensor], t
 
 @torch.no_grad()
 def match_tensors(
-    lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, method: str = "ccnet", search: int = 100,
+    lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, method: str = "ccnet", search: int = SEARCH,
     precision: str = "auto",
 ) -> torch.Tensor:
     """Matches (N, 2) long in the reference for centres (N, 2) long of the upsampled input (1,3,H,W).
@@ -73,7 +73,7 @@ def match_tensors(
 
 
 def match(
-    lr: np.ndarray, ref: np.ndarray, method: str = "ccnet", stride: int = SCALE, search: int = 100,
+    lr: np.ndarray, ref: np.ndarray, method: str = "ccnet", stride: int = SCALE, search: int = SEARCH,
     device: str = "auto", centers: np.ndarray | None = None, scale: int = SCALE, precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 LR (h, w, 3) and HR reference -> (centers, matches), each (N, 2) float (y, x) in HR pixels."""

@@ -1,6 +1,6 @@
 """CC-Net features for matching: the shipped network, run once per image (fully convolutional).
 
-`refsr.matching.match_tensors` pairs these with the inner-product metric (method.md "Inference").
+`refsr.matching.match_tensors` pairs these with the inner-product metric (docs/method.md "CC-Net inference").
 """
 from __future__ import annotations
 

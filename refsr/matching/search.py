@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import torch
 
+SEARCH = 100  # default search radius in HR pixels, at inference and in SS-Net training (docs/method.md "Matching")
+
 
 def l2_as_dot(query: torch.Tensor, ref_feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment features so that <q', g'> = 2<q, g> - |g|^2 = -|q - g|^2 + |q|^2 (argmax = L2 nearest)."""

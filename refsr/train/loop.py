@@ -176,7 +176,7 @@ def parser(net: str, description: str, configs: dict) -> argparse.ArgumentParser
 
     p = argparse.ArgumentParser(prog=f"refsr train {net}", description=description)
     p.add_argument("--config", choices=sorted(configs), default="cpu")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: ../shared/data)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where weights, sidecar and checkpoint go")
     p.add_argument("--iterations", type=int, help="override the config's iteration count")
     p.add_argument("--minutes", type=float, help="stop after this wall time (e.g. a device lease)")

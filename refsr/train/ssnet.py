@@ -17,6 +17,7 @@ from refsr import shipped
 from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
+from refsr.matching.search import SEARCH
 from refsr.metrics import psnr
 from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
 from refsr.synthesis import RefSRModels, match_centers, refsr_super_resolve
@@ -33,7 +34,7 @@ HR_PATCH = PATCH * SCALE
 class Config:
     batch: int = 8
     lr: float = 1e-4
-    search: int = 100
+    search: int = SEARCH
     schedule: Schedule = field(default_factory=lambda: Schedule(30000, log_every=200, checkpoint_every=1000))
     pool: int = 4
     refresh: int = 25  # one of the 4 pooled pairs re-matched every 25 steps = all 4 per 100 (paper)
