@@ -32,7 +32,7 @@ from refsr.devices import describe, pick_device  # noqa: E402
 from refsr.io.images import read_image  # noqa: E402
 from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
-from refsr.io.sintel import read_clip  # noqa: E402
+from refsr.io.sintel import RENDER_PASSES, read_clip  # noqa: E402
 from refsr.methods import METHODS, refsr_models, super_resolve  # noqa: E402
 from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
 from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=list(ROWS), choices=list(ROWS) + list(ABLATIONS),
                         metavar="METHOD",
                         help=f"rows to run (default all): {' '.join(ROWS)}")
-    parser.add_argument("--passes", nargs="+", default=["final"], choices=["final", "clean"],
+    parser.add_argument("--passes", nargs="+", default=["final"], choices=RENDER_PASSES,
                         help="Sintel passes (default: final)")
     parser.add_argument("--no-sintel", action="store_true", help="leave Sintel out")
     parser.add_argument("--no-lightfield", action="store_true", help="leave the light field out")

@@ -35,6 +35,7 @@ from refsr import store as zarr_store
 View = tuple[int, int]  # (u, v) of a light-field view
 TargetsParam = Union[list[View], Literal["all"], None]
 ReconstructOn = Literal["local", "dask"]
+Fusion = Literal["mask", "average"]  # refsr.synthesis.FUSIONS, as a parameter type Prefect can show
 _RUNNER = ThreadPoolTaskRunner(max_workers=4)
 
 
@@ -42,6 +43,11 @@ def _device(device: str) -> str:
     from refsr.devices import pick_device
 
     return str(pick_device(device))
+
+
+def _absolute(store: str) -> str:
+    """The store path as every task gets it: absolute, `~` expanded (tasks may run in other directories)."""
+    return str(Path(store).expanduser().resolve())
 
 
 def _target_device(device: str, reconstruct_on: ReconstructOn) -> str:
@@ -161,12 +167,12 @@ def _run(store: str, opened: list[dict], device: str, dask_address: str | None, 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
 def lf_reconstruct(
     source: str = tasks.SAMPLE,
-    store: str = "data/demo.zarr",
+    store: str = runs.DEMO_STORE,
     scene: Optional[str] = None,
     reference: Optional[View] = None,
     targets: TargetsParam = None,
     method: Optional[str] = None,
-    fusion: Literal["mask", "average"] = "mask",
+    fusion: Fusion = "mask",
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -180,7 +186,7 @@ def lf_reconstruct(
     stereo pair (0, 1) and [(0, 0)]. method None = "refsr" once its weights exist, else "bicubic".
     """
     timings: dict[str, float] = {}
-    store = str(Path(store).expanduser().resolve())
+    store = _absolute(store)
     method = method or methods.default_method()
     dev = _target_device(device, reconstruct_on)
     t0 = time.perf_counter()
@@ -200,7 +206,7 @@ def sintel_reconstruct(
     pass_name: Literal["clean", "final"] = "final",
     frames: Optional[int] = None,
     method: Optional[str] = None,
-    fusion: Literal["mask", "average"] = "mask",
+    fusion: Fusion = "mask",
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -214,7 +220,7 @@ def sintel_reconstruct(
     from refsr.io.sintel import clips_with_pass, list_clips
 
     timings: dict[str, float] = {}
-    store = str(Path(store).expanduser().resolve())
+    store = _absolute(store)
     method = method or methods.default_method()
     dev = _target_device(device, reconstruct_on)
     names = clips or clips_with_pass(list_clips(source), pass_name)
@@ -229,9 +235,9 @@ def sintel_reconstruct(
 
 @flow(name="refsr", task_runner=_RUNNER, log_prints=True)
 def reprocess(
-    store: str = "data/demo.zarr",
+    store: str = runs.DEMO_STORE,
     method: Optional[str] = None,
-    fusion: Literal["mask", "average"] = "mask",
+    fusion: Fusion = "mask",
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -244,7 +250,7 @@ def reprocess(
     """
     logger = get_run_logger()
     timings: dict[str, float] = {}
-    store = str(Path(store).expanduser().resolve())
+    store = _absolute(store)
     method = method or methods.default_method()
     dev = _target_device(device, reconstruct_on)
     weights = methods.method_weights(method)

@@ -38,10 +38,10 @@ def run_identity(store: str, scene: str, reference: Any, targets: Any, method: s
 @task(name="ingest-lightfield", cache_policy=NO_CACHE)
 def ingest_lightfield(source: str, store: str, scene: str | None = None) -> dict:
     """Ingest a light field ("sample" = the embedded Motorcycle pair) unless it is there unchanged."""
-    from refsr.io.lightfield import motorcycle_sample, read_lightfield, scene_name
+    from refsr.io.lightfield import MOTORCYCLE_SCENE, motorcycle_sample, read_lightfield, scene_name
 
     if source == SAMPLE:
-        lf, name = motorcycle_sample(), scene or "motorcycle"
+        lf, name = motorcycle_sample(), scene or MOTORCYCLE_SCENE
     else:
         lf = read_lightfield(source)
         name = scene or scene_name(source)

@@ -197,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser; method choices come from the registries at call time."""
     from refsr.matching.search import SEARCH
     from refsr.methods import METHODS
+    from refsr.io.sintel import RENDER_PASSES
     from refsr.precision import PRECISIONS
+    from refsr.synthesis import FUSIONS
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -220,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="REF", help="the high-resolution reference image (at least 64x64)")
     p.add_argument("out", metavar="OUT", help="output image (.png, .jpg or .tif), 8x the size of LR")
     p.add_argument("--method", default="refsr", choices=sorted(METHODS), help="super-resolution method")
-    p.add_argument("--fusion", choices=("mask", "average"), default="mask", help="refsr: how patches are fused")
+    p.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0], help="refsr: how patches are fused")
     p.add_argument("--search", type=_int_in(1), default=SEARCH, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
     p.add_argument("--back-project", type=_int_in(0, MAX_BACK_PROJECT), metavar="N",
@@ -251,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("root", metavar="ROOT", help="the training/ folder (clean/, final/, flow/, ...)")
     q.add_argument("--store", required=True, metavar="S.zarr")
     q.add_argument("--clips", nargs="+", metavar="CLIP", help="clip names (default: all with the pass)")
-    q.add_argument("--pass", dest="pass_name", choices=("clean", "final"), default="final")
+    q.add_argument("--pass", dest="pass_name", choices=RENDER_PASSES, default="final")
     q.add_argument("--overwrite", action="store_true", help="replace scenes whose content differs")
     q.set_defaults(func=cmd_ingest_sintel)
     q = kinds.add_parser("lightfield", parents=[common], help="light field or stereo pair: one scene",

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from refsr import runs
 from refsr.errors import InputError
+from refsr.io.lightfield import MOTORCYCLE_SCENE
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m refsr.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default="data/demo.zarr")
-    parser.add_argument("--scene", default="motorcycle")
+    parser.add_argument("--store", default=runs.DEMO_STORE)
+    parser.add_argument("--scene", default=MOTORCYCLE_SCENE)
     parser.add_argument("--run", default=None, help="run id (default: the latest finished run of the scene)")
     args = parser.parse_args(argv)
     try:

@@ -32,6 +32,7 @@ from refsr.io.images import write_image
 from refsr.pictures import chart_picture, crop_picture, heatmap_picture
 
 PREVIOUS = "previous"  # the reference of a video target (t, 0): frame t-1
+DEMO_STORE = "data/demo.zarr"  # where `make demo`, the light-field flows and `python -m refsr.demo` look by default
 
 Store = str | Path
 

@@ -25,6 +25,7 @@ from refsr.patches import (PATCH, STRIDE, fold_band, gather, padded_lr_size, pat
                            patch_origins, reference_patches)
 
 HALF_RF = RECEPTIVE_FIELD // 2
+FUSIONS = ("mask", "average")  # how overlapping patches are fused (`fusion_weights`)
 
 
 @dataclass
@@ -44,7 +45,7 @@ def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
         return torch.ones_like(mask[:, :1])
     if fusion == "mask":
         return kornia.filters.gaussian_blur2d(mask.mean(1, keepdim=True), (19, 19), (3.0, 3.0), border_type="replicate")
-    raise ValueError(f"unknown fusion {fusion!r} (mask | average)")
+    raise ValueError(f"unknown fusion {fusion!r} ({' | '.join(FUSIONS)})")
 
 
 def _span(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""pipelines.tasks helpers that are not tasks, on a tiny synthetic store (no Prefect server)."""
+"""pipelines.tasks helpers that are not tasks and the flows' parameter types (no Prefect server)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,3 +43,15 @@ class _State:
                                             (RuntimeError("worker lost"), True), (MemoryError(), True)])
 def test_reconstruct_retries_only_what_may_pass_next_time(error: BaseException, retried: bool) -> None:
     assert tasks._retry_transient(None, None, _State(error)) is retried
+
+
+def test_flow_parameter_choices_are_the_library_s() -> None:
+    import typing
+
+    from pipelines import flows
+    from refsr.io.sintel import RENDER_PASSES
+    from refsr.synthesis import FUSIONS
+
+    assert typing.get_args(flows.Fusion) == FUSIONS
+    hints = typing.get_type_hints(flows.sintel_reconstruct.fn)
+    assert set(typing.get_args(hints["pass_name"])) == set(RENDER_PASSES)

@@ -405,6 +405,9 @@ def read_middlebury2006(folder: str | Path) -> LightField:
     return stereo_pair(left, right, disparity, source=str(folder))
 
 
+MOTORCYCLE_SCENE = "motorcycle"  # the scene name of the embedded sample in a store
+
+
 def motorcycle_sample() -> LightField:
     """The demo stereo pair bundled with scikit-image (Middlebury 2014 Motorcycle, 741x500)."""
     from skimage import data

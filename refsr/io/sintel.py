@@ -12,6 +12,7 @@ from refsr.io.flo import read_flo
 from refsr.io.images import read_image, read_mask, require_min_size
 
 IMAGE_PASSES = ("albedo", "clean", "final")
+RENDER_PASSES = ("clean", "final")  # the passes refsr super-resolves (albedo has no lighting)
 _FRAME = re.compile(r"frame_(\d+)\.(png|flo)")
 
 
