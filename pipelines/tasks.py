@@ -103,7 +103,7 @@ def reconstruct_target(store: str, run_id: str, scene: str, index: int, device: 
     record = methods.METHODS.get(inputs.method)  # an unknown method: super_resolve says so
     options = record.applicable({"fusion": inputs.fusion or "mask"}) if record else {}
     with device_slot(dev):
-        out = methods.super_resolve(inputs.lr, inputs.reference, inputs.method, device=dev,
+        out = methods.super_resolve(inputs.lr, inputs.reference_image, inputs.method, device=dev,
                                     return_confidence=inputs.confidence, **options)
     sr, confidence = out if inputs.confidence else (out, None)
     zarr_store.write_target(store, run_id, scene, index, sr, confidence)

@@ -196,7 +196,7 @@ def hr_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
     return zarr_store.read_array(g["views"], (u, v))
 
 
-def truth(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
+def truth_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
     """Ground truth of a target: its HR image cropped to a multiple of the scale (the SR size)."""
     return crop_to_multiple(hr_image(store, scene, target))
 
@@ -227,7 +227,7 @@ def open_run(store: Store, scene: str, identity: dict, device: str, confidence: 
     run_id = run_id or default_run_id(identity)
     targets = identity["targets"]
     where = targets[0] if identity["reference"] == PREVIOUS else identity["reference"]
-    hr_shape = truth(store, scene, where).shape[:2]
+    hr_shape = truth_image(store, scene, where).shape[:2]
     status = zarr_store.create_run(store, run_id, scene, targets, hr_shape, {**identity, "device": device},
                                    confidence=confidence)
     pending = zarr_store.pending_targets(store, run_id, scene)
@@ -241,12 +241,12 @@ class TargetInputs:
     Attributes:
         index: the target's index in the run.
         target: [u, v] or [t, 0].
-        done: whether the run already holds its result (then `lr` and `reference` are None).
+        done: whether the run already holds its result (then `lr` and `reference_image` are None).
         method: the run's method.
         fusion: the run's fusion mode (None for a method that does not fuse).
         confidence: whether the run stores a confidence for it.
         lr: its HR image degraded x8, uint8 (h, w, 3).
-        reference: the HR image of its reference view or frame, uint8 (H, W, 3).
+        reference_image: the HR image of its reference view or frame, uint8 (H, W, 3).
     """
 
     index: int
@@ -256,7 +256,7 @@ class TargetInputs:
     fusion: str | None
     confidence: bool
     lr: np.ndarray | None = None
-    reference: np.ndarray | None = None
+    reference_image: np.ndarray | None = None
 
 
 def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetInputs:
@@ -275,7 +275,7 @@ def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetIn
     if done:
         return TargetInputs(**common)
     return TargetInputs(**common, lr=degrade(hr_image(store, scene, target)),
-                        reference=hr_image(store, scene, reference_of(attrs, target)))
+                        reference_image=hr_image(store, scene, reference_of(attrs, target)))
 
 
 def unevaluated_targets(store: Store, run_id: str, scene: str) -> list[int]:
@@ -300,7 +300,7 @@ def evaluate_target(store: Store, run_id: str, scene: str, index: int) -> dict:
     with zarr_store.metrics_claim(store, run_id, scene, index) as evaluate:
         if not evaluate:
             return {"index": int(index), "target": target, **{k: float(g[k][index]) for k in zarr_store.METRICS}}
-        sr, hr = zarr_store.read_array(g["sr"], (int(index),)), truth(store, scene, target)
+        sr, hr = zarr_store.read_array(g["sr"], (int(index),)), truth_image(store, scene, target)
         scores = {"psnr": metrics.psnr(sr, hr), "psnr_y": metrics.psnr_y(sr, hr), "ssim": metrics.ssim(sr, hr)}
         zarr_store.write_metrics(store, run_id, scene, index, **scores)
     return {"index": int(index), "target": target, **scores}
@@ -418,7 +418,7 @@ def write_report(store: Store, run_id: str, scene: str) -> Report:
     median = None
     if finite.size:
         median = int(finite[np.argsort(psnr[finite])[len(finite) // 2]])
-        hr = truth(store, scene, targets[median])
+        hr = truth_image(store, scene, targets[median])
         crop = out / "crop_truth_bicubic_result.png"
         write_image(crop, crop_picture([hr, upsample_image(degrade(hr)), np.asarray(g["sr"][median])]))
         pictures.append(crop)

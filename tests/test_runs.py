@@ -153,8 +153,8 @@ def test_target_inputs_read_the_target_and_its_reference(store: str) -> None:
     inputs = runs.target_inputs(store, run["run_id"], "clip", 0)
     assert inputs.target == [2, 0] and not inputs.done and inputs.method == "bicubic" and not inputs.confidence
     assert inputs.lr.shape == (H // 8, W // 8, 3)
-    np.testing.assert_array_equal(inputs.reference, zarr_store.read_frame(store, "clip", 1))
-    np.testing.assert_array_equal(runs.truth(store, "clip", [2, 0]), zarr_store.read_frame(store, "clip", 2))
+    np.testing.assert_array_equal(inputs.reference_image, zarr_store.read_frame(store, "clip", 1))
+    np.testing.assert_array_equal(runs.truth_image(store, "clip", [2, 0]), zarr_store.read_frame(store, "clip", 2))
     with pytest.raises(InputError, match="missing from the source"):
         runs.hr_image(store, "grid", [4, 4])
 
@@ -175,7 +175,8 @@ def test_report_of_a_finished_light_field_run(store: str) -> None:
     _complete(store, run)
     rep = runs.write_report(store, run["run_id"], "small")
     g = zarr_store.run_group(store, run["run_id"], "small")
-    psnr = [metrics.psnr(np.asarray(g["sr"][i]), runs.truth(store, "small", t)) for i, t in enumerate([[1, 1], [2, 2]])]
+    psnr = [metrics.psnr(np.asarray(g["sr"][i]), runs.truth_image(store, "small", t))
+            for i, t in enumerate([[1, 1], [2, 2]])]
     assert [(r["target"], r["reference"], r["done"]) for r in rep.rows] == [("(1, 1)", "(0, 0)", True),
                                                                           ("(2, 2)", "(0, 0)", True)]
     assert [r["psnr"] for r in rep.rows] == [round(p, 4) for p in psnr]

@@ -94,7 +94,7 @@ elif mode == "run":
         inputs = runs.target_inputs(path, "r", "lf", i)
         if not inputs.done:
             time.sleep(0.3)
-            zarr_store.write_target(path, "r", "lf", i, runs.truth(path, "lf", inputs.target))
+            zarr_store.write_target(path, "r", "lf", i, runs.truth_image(path, "lf", inputs.target))
             computed.append(i)
     psnr = metrics.psnr
     def counted(*args):
