@@ -3,7 +3,7 @@
     python bench/matching.py [--data ../shared/data] [--search 100] [--stride 8] [--device auto]
 
 The validation pairs and their ground truth come from `refsr.datasets.matching_validation_pairs`
-(the split and its rules have one owner; the correspondences are `refsr.pairs`, docs/method.md
+(the split and its rules have one owner; the correspondences are `refsr.correspondence`, docs/method.md
 "Ground-truth correspondence"). For every pair the input is
 `refsr.degrade` of the input frame/view (the x8 LR, as `refsr match` takes it) and the reference is
 the HR frame/view; the centres (inside the x8 crop) are passed to every method, so all methods

@@ -34,7 +34,7 @@ from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
 from refsr.io.sintel import RENDER_PASSES, read_clip  # noqa: E402
 from refsr.methods import METHODS, refsr_models, super_resolve  # noqa: E402
-from refsr.pairs import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
+from refsr.correspondence import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
 from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
 from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402

@@ -68,14 +68,6 @@ def prefect_server():
     return prefect_test_harness(server_startup_timeout=180)
 
 
-def local_cluster(workers: int):
-    """A loopback LocalCluster of `workers` single-threaded worker processes (as pipelines.compute starts)."""
-    from dask.distributed import LocalCluster
-
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        dashboard_address="127.0.0.1:0", silence_logs=40)
-
-
 def timed_run(source: Path, store: Path, method: str, device: str, **placement: object) -> dict:
     """One `lf_reconstruct` of every target into the fresh `store`: {n, reconstruct_s, cluster_s, processes, sr}."""
     from pipelines.flows import lf_reconstruct
@@ -101,6 +93,8 @@ def placements(workers: list[int], warm: bool) -> list[tuple[str, dict, int | No
 def measure(source: Path, work: Path, method: str, device: str, label: str, params: dict,
             cluster_workers: int | None) -> dict:
     """Time one placement of `method` into fresh stores under `work` (a warm cluster gets one untimed run first)."""
+    from pipelines.compute import local_cluster
+
     work.mkdir(parents=True, exist_ok=True)
     with local_cluster(cluster_workers) if cluster_workers else nullcontext() as cluster:
         if cluster is not None:

@@ -42,15 +42,20 @@ def dask_cluster(address: str | None = None, workers: int | None = None,
         ...     address.startswith("tcp://127.0.0.1:")
         True
     """
-    from dask.distributed import LocalCluster
-
     address = scheduler_address(address)
     if address:
         yield address
         return
-    with LocalCluster(n_workers=local_workers(workers, n_jobs), threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=40) as cluster:
+    with local_cluster(local_workers(workers, n_jobs)) as cluster:
         yield cluster.scheduler_address
+
+
+def local_cluster(workers: int) -> Any:
+    """A loopback dask LocalCluster of `workers` single-threaded worker processes (dashboard on 127.0.0.1 too)."""
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0", silence_logs=40)
 
 
 @contextmanager

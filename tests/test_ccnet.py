@@ -144,7 +144,7 @@ def test_shipped_weights_beat_the_blurry_matchers_on_an_unseen_clip(sintel_root)
     from refsr.datasets import VALIDATION_CLIPS
     from refsr.io.sintel import read_clip
     from refsr.matching import match
-    from refsr.pairs import sintel_correspondence
+    from refsr.correspondence import sintel_correspondence
 
     assert "cave_2" in VALIDATION_CLIPS  # never trained on
     clip = read_clip(sintel_root, "cave_2", "final", frames=[2, 3])

@@ -53,7 +53,7 @@ def test_oracle_warp_of_an_exact_shift_recovers_the_truth(butterfly):
     import torch
 
     from refsr.baselines.oracle_warp import oracle_warp_super_resolve
-    from refsr.pairs import correspondence_map
+    from refsr.correspondence import correspondence_map
     from refsr.tensors import to_image, to_tensor
 
     dy, dx = 5, -9  # reference(y + dy, x + dx) = truth(y, x)

@@ -12,19 +12,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from refsr.correspondence import grid_centers
 from refsr.degrade import SCALE, downsample, upsample
 from refsr.devices import pick_device
 from refsr.matching.search import SEARCH, l2_as_dot, window_search
 from refsr.tensors import to_tensor
 
 MATCHERS = ("ccnet", "zncc", "zncc-blurry", "dsift", "dsift-blurry", "gradient")
-
-
-def grid_centers(height: int, width: int, stride: int = SCALE) -> np.ndarray:
-    """The default centres y = stride*m + stride//2, x = stride*n + stride//2 inside the image, (N, 2) int."""
-    ys = np.arange(stride // 2, height, stride)
-    xs = np.arange(stride // 2, width, stride)
-    return np.stack(np.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2)
 
 
 def blur_reference(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:

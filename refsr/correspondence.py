@@ -11,8 +11,11 @@ import numpy as np
 from refsr.degrade import SCALE
 
 
-def _grid(height: int, width: int, stride: int) -> np.ndarray:
-    """Stride grid y = stride*m + stride//2, x = stride*n + stride//2 inside the image, (N, 2) int64."""
+def grid_centers(height: int, width: int, stride: int = SCALE) -> np.ndarray:
+    """The stride grid y = stride*m + stride//2, x = stride*n + stride//2 inside the image, (N, 2) int64.
+
+    The default centres of every matcher (`refsr.matching.match`) and of the ground truth here.
+    """
     ys = np.arange(stride // 2, height, stride)
     xs = np.arange(stride // 2, width, stride)
     return np.stack(np.meshgrid(ys, xs, indexing="ij"), -1).reshape(-1, 2).astype(np.int64)
@@ -55,7 +58,7 @@ def sintel_correspondence(
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must be (H, W, 2), got {flow.shape}")
     h, w = flow.shape[:2]
-    p = _grid(h, w, stride)
+    p = grid_centers(h, w, stride)
     motion = flow[p[:, 0], p[:, 1]][:, ::-1]  # (v, u) = (dy, dx)
     keep = np.isfinite(motion).all(1)
     for mask in (occluded, invalid):
@@ -84,7 +87,7 @@ def disparity_correspondence(
     disparity = np.asarray(disparity, dtype=np.float64)
     h, w = disparity.shape
     step = np.array([view[0] - centre[0], view[1] - centre[1]], dtype=np.float64)
-    p = _grid(h, w, stride)
+    p = grid_centers(h, w, stride)
     d = disparity[p[:, 0], p[:, 1]]
     keep = np.isfinite(d)
     target = p + sign * np.where(keep, d, 0.0)[:, None] * step
@@ -108,7 +111,7 @@ def views_correspondence(
     """
     disparity = np.asarray(disparity, dtype=np.float64)
     h, w = disparity.shape
-    p = _grid(h, w, stride)
+    p = grid_centers(h, w, stride)
     d = disparity[p[:, 0], p[:, 1]]
     keep = np.isfinite(d)
     d = np.where(keep, d, 0.0)[:, None]
@@ -125,7 +128,7 @@ def stereo_correspondence(disparity_left: np.ndarray, stride: int = SCALE) -> tu
     """
     disparity = np.asarray(disparity_left, dtype=np.float64)
     h, w = disparity.shape
-    p = _grid(h, w, stride)
+    p = grid_centers(h, w, stride)
     d = disparity[p[:, 0], p[:, 1]]
     keep = np.isfinite(d) & (d > 0)
     t = np.stack([p[:, 0], _round(p[:, 1] - np.where(keep, d, 0.0))], 1)

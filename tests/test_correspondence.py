@@ -6,7 +6,7 @@ import pytest
 
 from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci, read_middlebury
 from refsr.io.sintel import read_clip
-from refsr.pairs import disparity_correspondence, sintel_correspondence, stereo_correspondence
+from refsr.correspondence import disparity_correspondence, sintel_correspondence, stereo_correspondence
 
 
 def _colour_error(a: np.ndarray, pa: np.ndarray, b: np.ndarray, pb: np.ndarray) -> float:
@@ -101,7 +101,7 @@ def test_middlebury_pairs_follow_the_disparity(data_root):
 
 
 def test_correspondence_map_places_each_truth_at_its_input_pixel():
-    from refsr.pairs import correspondence_map
+    from refsr.correspondence import correspondence_map
 
     centers = np.array([[0, 0], [2, 3], [9, 9]])  # the last lies outside a 4x5 input
     truth = np.array([[7, 8], [1, 1], [0, 0]])
