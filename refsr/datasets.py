@@ -22,7 +22,8 @@ from refsr.io.images import read_image
 from refsr.io.lightfield import (HCI_DISPARITY_SIGN, MIDDLEBURY2006_DISPARITY_SCALE, read_hci, read_middlebury,
                                  read_middlebury2006, read_middlebury_disparity)
 from refsr.io.sintel import list_clips, read_clip
-from refsr.correspondence import disparity_correspondence, sintel_correspondence, stereo_correspondence, views_correspondence
+from refsr.correspondence import (disparity_correspondence, sintel_correspondence, stereo_correspondence,
+                                  views_correspondence)
 
 # ../shared/data beside the checkout, or $REFSR_DATA: read in place.
 DEFAULT_DATA = Path(os.environ.get("REFSR_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
