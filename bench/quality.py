@@ -66,6 +66,7 @@ ORACLES: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-oracle": ("refsr", "mask", None, "oracle"),
     "oracle-warp": ("oracle-warp", "mask", 0, "oracle"),
 }
+ALL_ROWS = {**ROWS, **ABLATIONS, **ORACLES}
 UNRELATED = SR_BENCHMARKS / "Set14" / "baboon.png"  # an unrelated scene, tiled to the reference's size
 PICTURE = ("truth", "bicubic", "flow-warp", "refsr-mask")  # panels of --picture, left to right
 LABELS = {  # rows that run a method as it is take its label
@@ -164,13 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     device = pick_device(args.device)
     methods = (list(args.methods) + (list(ABLATIONS) if args.ablate_reference else [])
                + (list(ORACLES) if args.oracle else []))
-    ROWS.update(ABLATIONS)
-    ROWS.update(ORACLES)
     unrelated = read_image(data / UNRELATED)
     if args.picture:
         methods += [m for m in PICTURE[1:] if m not in methods]
     for m in methods:  # load the networks once, outside the timings
-        for name in weights_of(ROWS[m][0]):
+        for name in weights_of(ALL_ROWS[m][0]):
             shipped.load(name, device)
 
     pairs = [p for p in validation_pairs(data)
@@ -197,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             if (m == "srresnet-nn-sliding" and group.startswith("Sintel") and args.sliding_sintel is not None
                     and seen[group] > args.sliding_sintel):
                 continue
-            method, fusion, back_project, kind = ROWS[m]
+            method, fusion, back_project, kind = ALL_ROWS[m]
             if kind == "oracle":
                 known = ground_truth_matches(pair.name, data, truth.shape[:2])
                 if known is None:
@@ -309,7 +308,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
     counts = {g: len({r["pair"] for r in results if r["group"] == g}) for g in groups}
     lines = [f"Table 3 (x8, validation split) — {start:%Y-%m-%d %H:%M}, {describe(device)}, "
              f"refsr precision {describe_precision(args.precision, device)}"]
-    names = sorted({n for m in methods for n in weights_of(ROWS[m][0])})
+    names = sorted({n for m in methods for n in weights_of(ALL_ROWS[m][0])})
     if names:
         lines.append("Weights (sha256): " + ", ".join(f"{n} {shipped.weights_sha256(n)[:12]}" for n in names))
     lines.append("")

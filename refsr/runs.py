@@ -73,7 +73,7 @@ def scene_kind(store: Store, scene: str) -> str:
     return str(zarr_store.scene(store, scene).attrs.get("kind"))
 
 
-def _pairs(targets: Any) -> list[list[int]]:
+def _view_indices(targets: Any) -> list[list[int]]:
     """`targets` as a list of [u, v] int pairs; anything else is an InputError naming the option."""
     try:
         if all(len(t) == 2 for t in targets):
@@ -146,7 +146,7 @@ def resolve_targets(store: Store, scene: str, reference: Sequence[int] | str | N
     elif isinstance(targets, str):
         raise InputError("targets", f"expected a list of [u, v] pairs or 'all', got {targets!r}")
     else:
-        chosen = _pairs(targets)
+        chosen = _view_indices(targets)
     outside = [t for t in chosen if not (0 <= t[0] < grid[0] and 0 <= t[1] < grid[1])]
     if outside:
         raise InputError("targets", f"view(s) {_views(outside)} outside the {grid[0]}x{grid[1]} grid of "
