@@ -21,8 +21,8 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from refsr.archs.ssnet import reference_detail  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS,  # noqa: E402
-                            validation_pairs)
+from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_DIRECTION, STEREO_VALIDATION_SCENE,  # noqa: E402
+                            VALIDATION_CLIPS, validation_pairs)
 from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
 from refsr.devices import describe  # noqa: E402
 from refsr.matching.search import SEARCH  # noqa: E402
@@ -33,7 +33,7 @@ from refsr.tensors import to_image, to_tensor  # noqa: E402
 
 DEFAULT_PAIRS = (*(f"sintel/final/{clip}/3<-2" for clip in VALIDATION_CLIPS),
                  f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}",
-                 f"middlebury2006/{STEREO_VALIDATION_SCENE}/view1<-view5")
+                 f"middlebury2006/{STEREO_VALIDATION_SCENE}/{STEREO_DIRECTION}")
 
 
 class Paste(nn.Module):

@@ -40,7 +40,7 @@ from refsr.tensors import to_image, to_tensor  # noqa: E402
 from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
 from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
 from refsr.datasets import (DEFAULT_DATA, HCI, LF_QUALITY_PAIR, MIDDLEBURY2006, SINTEL, SR_BENCHMARKS,  # noqa: E402
-                            STEREO_VALIDATION_SCENE, VALIDATION_CLIPS, middlebury2006_pairs, validation_pairs)
+                            describe_quality_split, middlebury2006_pairs, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, kind: "real" | "grey" | "unrelated" reference, "no-offset" (the --ablate-reference rows))
@@ -330,9 +330,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
         lines.append(f"| {LABELS[m]} |" + "".join(cells))
     lines.append("")
     lines.append("Pairs: " + "; ".join(f"{g}: {counts[g]}" for g in groups) +
-                 f" (Sintel: {' + '.join(VALIDATION_CLIPS)}, frame t+1 from t; light field: HCI {HCI.name} "
-                 f"{LF_QUALITY_PAIR[0]} from {LF_QUALITY_PAIR[1]}; "
-                 f"stereo: Middlebury 2006 {STEREO_VALIDATION_SCENE} view1 from view5). "
+                 f" ({describe_quality_split()}). "
                  "PSNR on RGB and PSNR-Y (BT.601) with an 8-px border left out; SSIM on RGB. "
                  "Seconds: wall time per image, networks already loaded"
                  + (" (noisy on a shared 2-core machine)." if device.type == "cpu" else "."))

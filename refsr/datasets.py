@@ -31,7 +31,8 @@ VALIDATION_CLIPS = ("alley_1", "cave_2")
 VALIDATION_VIEWS = ((0, 0), (1, 1), (3, 3), (4, 4))
 LF_MATCH_PAIR = ((4, 4), (1, 1))  # (input, reference): three views diagonally (docs/method.md "HCI light field")
 LF_QUALITY_PAIR = ((3, 3), (0, 0))  # the paper's (3,3) from (0,0)
-STEREO_VALIDATION_SCENE = "Baby1"  # the first Middlebury 2006 scene by name; view1 from view5
+STEREO_VALIDATION_SCENE = "Baby1"  # the first Middlebury 2006 scene by name
+STEREO_DIRECTION = "view1<-view5"  # the held-out scene's pair: view1 from view5 (training adds the mirror)
 VALIDATION_SETS = ("sintel", "lightfield", "stereo")
 # Where each data set lies under the data root.
 SINTEL = Path("sintel") / "training"
@@ -149,6 +150,13 @@ def stereo_pairs(folder: Path, stride: int = 4) -> list[Pair]:
     return [pair]
 
 
+def describe_quality_split() -> str:
+    """The validation pairs `validation_pairs` gives, in words, for the benchmark tables."""
+    return (f"Sintel: {' + '.join(VALIDATION_CLIPS)}, frame t+1 from t; light field: HCI {HCI.name} "
+            f"{LF_QUALITY_PAIR[0]} from {LF_QUALITY_PAIR[1]}; stereo: Middlebury 2006 {STEREO_VALIDATION_SCENE} "
+            f"{STEREO_DIRECTION.replace('<-', ' from ')}")
+
+
 def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool = True,
                          scale: int | None = None) -> list[Pair]:
     """Middlebury 2006 scenes: view1 from view5 (disp1) and, for training, view5 from view1 (disp5).
@@ -163,7 +171,7 @@ def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_tru
             continue
         lf = read_middlebury2006(scene)
         left, right = lf.views[0, 0], lf.views[0, 1]
-        directions = [("view1<-view5", left, right, lf.disparity)]
+        directions = [(STEREO_DIRECTION, left, right, lf.disparity)]
         if not validation:
             disp5 = read_middlebury_disparity(scene / "disp5.png", MIDDLEBURY2006_DISPARITY_SCALE)
             directions.append(("view5<-view1", right[:, ::-1].copy(), left[:, ::-1].copy(), disp5[:, ::-1]))

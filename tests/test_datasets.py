@@ -83,3 +83,13 @@ def test_matching_validation_pairs_apply_the_rules_table_2_scores_by(data_root):
     assert all(n.endswith(": no occlusion/invalid masks") for n in notes)
     with pytest.raises(ValueError, match="unknown validation sets"):
         matching_validation_pairs(data_root, sets=("sintel", "video"))
+
+
+def test_the_split_in_words_comes_from_the_constants(monkeypatch) -> None:
+    from refsr import datasets
+
+    monkeypatch.setattr(datasets, "VALIDATION_CLIPS", ("ambush_1",))
+    monkeypatch.setattr(datasets, "STEREO_VALIDATION_SCENE", "Lampshade1")
+    text = datasets.describe_quality_split()
+    assert "Sintel: ambush_1, frame t+1 from t" in text and "Middlebury 2006 Lampshade1 view1 from view5" in text
+    assert f"{datasets.LF_QUALITY_PAIR[0]} from {datasets.LF_QUALITY_PAIR[1]}" in text
