@@ -25,7 +25,8 @@ from refsr.devices import describe
 from refsr.matching.search import SEARCH
 from refsr.methods import refsr_models
 from refsr.precision import PRECISIONS, autocast, describe_precision, use_bf16
-from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
+from refsr.patches import (HR_PATCH, PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins,
+                           reference_patches)
 from refsr.synthesis import HALF_RF, RefSRModels, refsr_super_resolve
 from refsr.timing import StageTimer
 
@@ -80,7 +81,7 @@ def naive_per_patch(nets: RefSRModels, lr: torch.Tensor, ref: torch.Tensor, patc
             m = torch.stack([c[0] - search + best // (2 * search + 1), c[1] - search + best % (2 * search + 1)])
             m = torch.minimum(m.clamp_min(0), torch.as_tensor(ref.shape[-2:], device=m.device) - 1)
             f_lr = nets.srresnet_nn.body(lr[..., t[0] : t[0] + PATCH, t[1] : t[1] + PATCH])
-            nets.ssnet(f_lr, reference_patches(ref[0], m[None], PATCH * SCALE), gather(bicubic, (t * SCALE)[None], PATCH * SCALE))
+            nets.ssnet(f_lr, reference_patches(ref[0], m[None], HR_PATCH), gather(bicubic, (t * SCALE)[None], HR_PATCH))
     sync()
     return (time.perf_counter() - start) / len(tops)
 

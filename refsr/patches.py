@@ -8,6 +8,7 @@ from refsr.degrade import SCALE
 
 PATCH = 8   # LR patch size
 STRIDE = 2  # LR stride between patches
+HR_PATCH = PATCH * SCALE  # HR footprint of one LR patch, and the size of a reference patch
 
 
 def padded_lr_size(h: int, w: int) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from refsr.errors import InputError
 from refsr.matching.search import SEARCH, window_search
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
-from refsr.patches import (PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
+from refsr.patches import (HR_PATCH, PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
                            patch_origins, reference_patches)
 
 HALF_RF = RECEPTIVE_FIELD // 2
@@ -88,7 +88,7 @@ FEATURE_BYTES = 256 * 6
 
 def tile_shape(rows: int, cols: int, ref_shape: tuple[int, ...], search: int, budget_bytes: float) -> tuple[int, int]:
     """Patch rows x columns per matching tile, as square as fits, so the reference CC-Net crop stays within budget."""
-    step, margin = STRIDE * SCALE, 2 * (search + HALF_RF) + PATCH * SCALE
+    step, margin = STRIDE * SCALE, 2 * (search + HALF_RF) + HR_PATCH
 
     def crop_bytes(r: int, c: int) -> float:
         return min(r * step + margin, ref_shape[-2]) * min(c * step + margin, ref_shape[-1]) * FEATURE_BYTES
@@ -151,8 +151,8 @@ def refsr_super_resolve(
             for i in range(0, cols, batch):
                 t = row_tops[i : i + batch]
                 with timer("patch_gathering"):
-                    inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], row_matches[i : i + batch], PATCH * SCALE),
-                              gather(bicubic, t * SCALE, PATCH * SCALE))
+                    inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], row_matches[i : i + batch], HR_PATCH),
+                              gather(bicubic, t * SCALE, HR_PATCH))
                 with timer("ssnet"), autocast(lr.device, bf16):
                     sr, mask = (x.float() for x in models.ssnet(*inputs))
                 with timer("fusion"):

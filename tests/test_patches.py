@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from refsr.patches import (PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid, patch_origins,
-                           reference_patches)
+from refsr.patches import (HR_PATCH, PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
+                           patch_origins, reference_patches)
 
 SCALE = 8
-K = PATCH * SCALE  # 64: HR footprint of one LR patch
+K = HR_PATCH
 
 
 def _coverage(h: int, w: int) -> np.ndarray:

@@ -9,7 +9,8 @@ from refsr.degrade import SCALE, upsample
 from refsr.matching import blur_reference
 from refsr.matching.handcrafted import gradient_features
 from refsr.matching.search import SEARCH, l2_as_dot, window_search
-from refsr.patches import PATCH, fold_band, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
+from refsr.patches import (HR_PATCH, fold_band, padded_lr_size, patch_centers, patch_grid, patch_origins,
+                           reference_patches)
 
 SEARCH_TILE = 64
 """Side of the centre bins of `window_search`; the search runs one row of bins at a time."""
@@ -63,7 +64,7 @@ def exemplar_super_resolve(lr: torch.Tensor, ref: torch.Tensor, search: int = SE
     rows, cols = patch_grid(hp, wp)
     centers = patch_centers(patch_origins(range(rows), cols, lr.device))
     matches = gradient_matches(lr_up, ref, centers, search, progress)
-    patches = reference_patches(ref[0], matches, PATCH * SCALE)
+    patches = reference_patches(ref[0], matches, HR_PATCH)
     total = fold_band(patches, cols, SCALE)
     count = fold_band(torch.ones_like(patches[:, :1]), cols, SCALE)
     return (total / count)[None, :, : h * SCALE, : w * SCALE]

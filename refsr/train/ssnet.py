@@ -19,7 +19,8 @@ from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.matching.search import SEARCH
 from refsr.metrics import psnr
-from refsr.patches import PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins, reference_patches
+from refsr.patches import (HR_PATCH, PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins,
+                           reference_patches)
 from refsr.synthesis import RefSRModels, match_centers, refsr_super_resolve
 from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import rot90_pair
@@ -27,7 +28,6 @@ from refsr.datasets import Pair, training_pairs, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations
 
-HR_PATCH = PATCH * SCALE
 
 
 @dataclass
