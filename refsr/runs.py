@@ -509,7 +509,7 @@ def up_to_date(store: Store, scene: str, identity: dict) -> tuple[bool, str | No
         if name != scene:
             continue
         attrs = zarr_store.run_group(store, run_id, scene).attrs
-        if all(attrs.get(k) == identity.get(k) for k in zarr_store.RUN_IDENTITY):
+        if zarr_store.run_identity_of(attrs) == zarr_store.run_identity_of(identity):
             if attrs.get("finished"):
                 return True, run_id
             resume = run_id

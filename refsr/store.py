@@ -603,9 +603,14 @@ def _run_folder(root: Path, run_id: str) -> Path:
     return folder
 
 
+def run_identity_of(attrs: Any) -> dict:
+    """The RUN_IDENTITY part of a run's attributes (or of any mapping), missing keys as None."""
+    return {k: attrs.get(k) for k in RUN_IDENTITY}
+
+
 def _same_run(path: Path, want: dict, shape: tuple, confidence: bool) -> bool:
     old = zarr.open_group(str(path), mode="r")
-    return ({k: old.attrs.get(k) for k in RUN_IDENTITY} == want and old["sr"].shape == shape
+    return (run_identity_of(old.attrs) == want and old["sr"].shape == shape
             and ("confidence" in old) == confidence)
 
 
@@ -642,7 +647,7 @@ def create_run(store: str | Path, run_id: str, scene_name: str, targets: Sequenc
     n = len(targets)
     if n == 0:
         raise ValueError("a run needs at least one target")
-    want = json_round_trip({**{k: attrs.get(k) for k in RUN_IDENTITY}, "targets": targets.tolist()})
+    want = json_round_trip({**run_identity_of(attrs), "targets": targets.tolist()})
     path = _run_path(root, run_id, scene_name)
     with deferred_interrupts(), store_lock(root):
         scene(root, scene_name)  # the scene must be in the store
