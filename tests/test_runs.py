@@ -11,7 +11,6 @@ import pytest
 
 from refsr import metrics, runs
 from refsr import store as zarr_store
-from refsr.degrade import upsample_image
 from refsr.errors import InputError
 from refsr.io.lightfield import LightField
 from refsr.io.sintel import SintelClip
@@ -58,20 +57,10 @@ def _open(store: str, scene: str, reference=None, targets=None, run_id: str | No
                          run_id=run_id)
 
 
-def _complete(store: str, run: dict) -> None:
-    """Bicubic results for every pending target, evaluated, and the run finished."""
-    for index in run["pending"]:
-        inputs = runs.target_inputs(store, run["run_id"], run["scene"], index)
-        zarr_store.write_target(store, run["run_id"], run["scene"], index, upsample_image(inputs.lr))
-    for index in runs.unevaluated_targets(store, run["run_id"], run["scene"]):
-        runs.evaluate_target(store, run["run_id"], run["scene"], index)
-    assert runs.finish_if_complete(store, run["run_id"], run["scene"])
-
-
-def test_finish_records_where_targets_were_computed_across_resumes(store):
+def test_finish_records_where_targets_were_computed_across_resumes(store, complete_with_bicubic):
     run = _open(store, "clip")
     assert runs.finish_if_complete(store, run["run_id"], "clip", ["cuda:0"]) is None  # pending: recorded, not finished
-    _complete(store, run)
+    complete_with_bicubic(store, run)
     assert runs.finish_if_complete(store, run["run_id"], "clip", ["cpu", "cuda:0"])
     assert zarr_store.run_group(store, run["run_id"], "clip").attrs["computed_on"] == ["cpu", "cuda:0"]
 
@@ -169,10 +158,10 @@ def test_open_run_creates_then_resumes_with_the_default_id(store: str) -> None:
     assert _open(store, "grid")["status"] == "resumed"
 
 
-def test_report_of_a_finished_light_field_run(store: str) -> None:
+def test_report_of_a_finished_light_field_run(store: str, complete_with_bicubic) -> None:
     run = _open(store, "small", targets=[[1, 1], [2, 2]])
     assert runs.finish_if_complete(store, run["run_id"], "small") is None
-    _complete(store, run)
+    complete_with_bicubic(store, run)
     rep = runs.write_report(store, run["run_id"], "small")
     g = zarr_store.run_group(store, run["run_id"], "small")
     psnr = [metrics.psnr(np.asarray(g["sr"][i]), runs.truth_image(store, "small", t))
@@ -192,7 +181,7 @@ def test_report_of_a_finished_light_field_run(store: str) -> None:
     assert runs.report_key(run["run_id"], "small") == f"refsr-small-{run['run_id']}"
 
 
-def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str) -> None:
+def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str, complete_with_bicubic) -> None:
     run = _open(store, "clip")
     rep = runs.write_report(store, run["run_id"], "clip")
     assert [r["target"] for r in rep.rows] == ["frame 1", "frame 2", "frame 3"]
@@ -200,20 +189,20 @@ def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str) -> None:
     assert not any(r["done"] for r in rep.rows) and all(r["psnr"] is None for r in rep.rows)
     assert [p.name for p in rep.pictures] == ["psnr_per_frame.png"] and np.isnan(rep.mean_psnr)
     assert "0/3 targets done" in rep.markdown and "median PSNR" not in rep.markdown
-    _complete(store, run)
+    complete_with_bicubic(store, run)
     rep = runs.write_report(store, run["run_id"], "clip")
     assert "3/3 targets done" in rep.markdown and len(rep.pictures) == 2
 
 
 # ---------------------------------------------------------------- finished runs and the demo table
 
-def test_latest_finished_run_and_its_table(store: str) -> None:
+def test_latest_finished_run_and_its_table(store: str, complete_with_bicubic) -> None:
     with pytest.raises(InputError, match="no finished run of scene 'small'"):
         runs.latest_finished_run(store, "small")
     first = _open(store, "small", targets=[[1, 1]], run_id="first")
     second = _open(store, "small", targets=[[1, 1], [2, 2]], run_id="second")
-    _complete(store, first)
-    _complete(store, second)
+    complete_with_bicubic(store, first)
+    complete_with_bicubic(store, second)
     _open(store, "small", targets=[[0, 1]], run_id="unfinished")
     zarr_store.run_group(store, "first", "small", "r+").attrs["finished"] = "2030-01-02T00:00:00+00:00"
     zarr_store.run_group(store, "second", "small", "r+").attrs["finished"] = "2030-01-01T00:00:00+00:00"
@@ -226,16 +215,16 @@ def test_latest_finished_run_and_its_table(store: str) -> None:
     assert len(runs.metrics_table(store, "first", "small").splitlines()) == 3  # one target: no mean row
 
 
-def test_video_table_names_the_previous_frame(store: str) -> None:
+def test_video_table_names_the_previous_frame(store: str, complete_with_bicubic) -> None:
     run = _open(store, "clip", targets=[2, 3])
-    _complete(store, run)
+    complete_with_bicubic(store, run)
     lines = runs.metrics_table(store, run["run_id"], "clip").splitlines()
     assert lines[2].startswith("(2, 0)    (1, 0)    ") and lines[3].startswith("(3, 0)    (2, 0)    ")
 
 
 # ---------------------------------------------------------------- reprocessing
 
-def test_run_configs_and_the_up_to_date_rule(store: str) -> None:
+def test_run_configs_and_the_up_to_date_rule(store: str, complete_with_bicubic) -> None:
     assert runs.run_configs(store, "small") == [{"reference": None, "targets": None}]
     old = _open(store, "small", targets=[[1, 1]], weights={"net": "0" * 64})
     _open(store, "small", targets=[[1, 1]], run_id="copy")  # same reference and targets: one config
@@ -245,10 +234,10 @@ def test_run_configs_and_the_up_to_date_rule(store: str) -> None:
                                                 {"reference": [1, 1], "targets": [[2, 2]]}]
     current = runs.run_identity("bicubic", None, [0, 0], [[1, 1]], None)
     assert runs.up_to_date(store, "small", current) == (False, "copy")  # unfinished: resume it
-    _complete(store, {**old, "pending": [0]})
+    complete_with_bicubic(store, {**old, "pending": [0]})
     assert runs.up_to_date(store, "small", current) == (False, "copy")  # finished, but with other weights
     stale = runs.run_identity("bicubic", {"net": "0" * 64}, [0, 0], [[1, 1]], None)
     assert runs.up_to_date(store, "small", stale) == (True, old["run_id"])
-    _complete(store, _open(store, "small", targets=[[1, 1]], run_id="copy"))
+    complete_with_bicubic(store, _open(store, "small", targets=[[1, 1]], run_id="copy"))
     assert runs.up_to_date(store, "small", current) == (True, "copy")
     assert runs.up_to_date(store, "small", runs.run_identity("bicubic", None, [0, 0], [[2, 2]], None)) == (False, None)
