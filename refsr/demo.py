@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from refsr import runs
+from refsr import store as zarr_store
 from refsr.errors import InputError
 from refsr.io.lightfield import MOTORCYCLE_SCENE
 
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run_id = args.run or runs.latest_finished_run(args.store, args.scene)
-        print(runs.metrics_table(args.store, run_id, args.scene))
+        print(zarr_store.describe_run(args.store, run_id, args.scene))
     except InputError as err:
         print(f"refsr.demo: error: {err}", file=sys.stderr)
         return 2

@@ -181,19 +181,9 @@ def hr_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
     Raises:
         InputError: for a view or frame the scene does not have, or a corrupt chunk (naming its file).
     """
-    g = zarr_store.scene(store, scene)
-    if g.attrs.get("kind") == "video":
-        t = int(target[0])
-        if not 0 <= t < g["frames"].shape[0]:
-            raise InputError(store, f"scene {scene!r} has no frame index {t} (0..{g['frames'].shape[0] - 1})")
-        return zarr_store.read_array(g["frames"], (t,))
-    u, v = int(target[0]), int(target[1])
-    grid = g["views"].shape[:2]
-    if not (0 <= u < grid[0] and 0 <= v < grid[1]):
-        raise InputError(store, f"scene {scene!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
-    if "present" in g and not bool(g["present"][u, v]):
-        raise InputError(g.attrs.get("source", store), f"scene {scene!r}: view ({u}, {v}) is missing from the source")
-    return zarr_store.read_array(g["views"], (u, v))
+    if scene_kind(store, scene) == "video":
+        return zarr_store.read_frame(store, scene, target[0])
+    return zarr_store.read_view(store, scene, target[0], target[1])
 
 
 def truth_image(store: Store, scene: str, target: Sequence[int]) -> np.ndarray:
@@ -342,24 +332,21 @@ def report_key(run_id: str, scene: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", f"refsr-{scene}-{run_id}".lower()).strip("-")[:100]
 
 
-def _score(value: float) -> float | None:
-    return round(float(value), 4) if np.isfinite(value) else None
-
-
 def report_rows(store: Store, run_id: str, scene: str) -> list[dict]:
-    """One row per target: target, reference, done, psnr, psnr_y, ssim (None when not evaluated).
+    """One row per target: target, reference, done, psnr, psnr_y, ssim (4 decimals; None when not evaluated).
 
     Targets and references read "(u, v)" for views and "frame t" for video.
     """
-    g = zarr_store.run_group(store, run_id, scene)
-    attrs = dict(g.attrs)
-    targets, done = np.asarray(g["targets"][...]), np.asarray(g["done"][...])
-    scores = {k: np.asarray(g[k][...]) for k in zarr_store.METRICS}
+    info = zarr_store.inspect_run(store, run_id, scene)
     video = scene_kind(store, scene) == "video"
-    return [{"target": f"frame {t[0]}" if video else f"({t[0]}, {t[1]})",
-             "reference": f"frame {t[0] - 1}" if video else str(tuple(reference_of(attrs, t))),
-             "done": bool(d), **{k: _score(scores[k][i]) for k in zarr_store.METRICS}}
-            for i, (t, d) in enumerate(zip(targets, done))]
+    rows = []
+    for row in info["targets"]:
+        t = row["target"]
+        rows.append({"target": f"frame {t[0]}" if video else f"({t[0]}, {t[1]})",
+                     "reference": f"frame {t[0] - 1}" if video else str(tuple(reference_of(info, t))),
+                     "done": row["done"],
+                     **{k: None if row[k] is None else round(row[k], 4) for k in zarr_store.METRICS}})
+    return rows
 
 
 @dataclass(frozen=True)
@@ -461,24 +448,6 @@ def latest_finished_run(store: Store, scene: str) -> str:
     if not finished:
         raise InputError(store, f"no finished run of scene {scene!r}")
     return max(finished)[1]
-
-
-def metrics_table(store: Store, run_id: str, scene: str) -> str:
-    """A run's per-target table as text: target, reference, PSNR, PSNR-Y, SSIM, and the mean row."""
-    g = zarr_store.run_group(store, run_id, scene)
-    attrs = dict(g.attrs)
-    targets = np.asarray(g["targets"][...])
-    scores = {k: np.asarray(g[k][...]) for k in zarr_store.METRICS}
-    lines = [f"run {run_id}  scene {scene}  method {attrs.get('method')}  device {attrs.get('device')}",
-             f"{'target':<10}{'reference':<11}{'PSNR':>8}{'PSNR-Y':>8}{'SSIM':>8}"]
-    for i, t in enumerate(targets):
-        ref = reference_of(attrs, t)
-        lines.append(f"({t[0]}, {t[1]})".ljust(10) + f"({ref[0]}, {ref[1]})".ljust(11) + f"{scores['psnr'][i]:>8.2f}"
-                     f"{scores['psnr_y'][i]:>8.2f}{scores['ssim'][i]:>8.4f}")
-    if len(targets) > 1:
-        lines.append(f"{'mean':<21}{np.nanmean(scores['psnr']):>8.2f}{np.nanmean(scores['psnr_y']):>8.2f}"
-                     f"{np.nanmean(scores['ssim']):>8.4f}")
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- reprocessing

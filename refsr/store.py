@@ -364,15 +364,34 @@ def scene(store: StoreLike, name: str) -> zarr.Group:
 
 
 def read_view(store: StoreLike, name: str, u: int, v: int) -> np.ndarray:
-    """View (u, v) of a light-field or stereo scene as uint8 (H, W, 3); a corrupt chunk is an InputError
-    naming its file."""
-    return read_array(scene(store, name)["views"], (int(u), int(v)))
+    """View (u, v) of a light-field or stereo scene as uint8 (H, W, 3).
+
+    Raises:
+        InputError: for a view outside the grid or missing from the source, or a corrupt chunk
+            (naming its file).
+    """
+    g = scene(store, name)
+    u, v = int(u), int(v)
+    grid = g["views"].shape[:2]
+    if not (0 <= u < grid[0] and 0 <= v < grid[1]):
+        raise InputError(_store_root(_group(store)), f"scene {name!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
+    if "present" in g and not bool(g["present"][u, v]):
+        raise InputError(g.attrs.get("source", _store_root(_group(store))),
+                         f"scene {name!r}: view ({u}, {v}) is missing from the source")
+    return read_array(g["views"], (u, v))
 
 
 def read_frame(store: StoreLike, name: str, t: int) -> np.ndarray:
-    """Frame at index t (not the Sintel frame number; see `frame_numbers`) as uint8 (H, W, 3); a corrupt
-    chunk is an InputError naming its file."""
-    return read_array(scene(store, name)["frames"], (int(t),))
+    """Frame at index t (not the Sintel frame number; see `frame_numbers`) as uint8 (H, W, 3).
+
+    Raises:
+        InputError: for an index the clip does not have, or a corrupt chunk (naming its file).
+    """
+    g = scene(store, name)
+    t, n = int(t), g["frames"].shape[0]
+    if not 0 <= t < n:
+        raise InputError(_store_root(_group(store)), f"scene {name!r} has no frame index {t} (0..{n - 1})")
+    return read_array(g["frames"], (t,))
 
 
 def scene_sha256(store: StoreLike, name: str) -> str:
@@ -969,6 +988,27 @@ def _inspect_run(root: Path, run_id: str, scene_name: str, problems: list[dict],
     return info
 
 
+def inspect_run(store: StoreLike, run_id: str, scene_name: str) -> dict:
+    """One run as `inspect_store` lists it, with its own "problems".
+
+    Returns:
+        {"run_id", "scene", "method", "reference", ..., "n", "done", "mean", "targets": [{"index",
+        "target", "done", "psnr", "psnr_y", "ssim"}], "problems"}; NaN metrics are None.
+
+    Raises:
+        InputError: when the store has no such run.
+    """
+    run_group(store, run_id, scene_name)
+    problems: list[dict] = []
+    info = _inspect_run(_store_root(_group(store)), run_id, scene_name, problems, verify=False)
+    return {**info, "problems": problems}
+
+
+def describe_run(store: StoreLike, run_id: str, scene_name: str, max_rows: int | None = None) -> str:
+    """One run's block of `refsr info`: its header line, then PSNR / PSNR-Y / SSIM per target and their mean."""
+    return "\n".join(_run_lines(inspect_run(store, run_id, scene_name), max_rows))
+
+
 def inspect_store(store: StoreLike, verify: bool = False) -> dict:
     """What `refsr info` reports, as plain data (`refsr info --json` prints it).
 
@@ -1051,7 +1091,7 @@ def _run_lines(r: dict, max_rows: int | None = INFO_ROWS) -> list[str]:
                      f"{_fmt(t['psnr_y'], 2):>8}{_fmt(t['ssim'], 4):>8}")
     if len(targets) > shown:
         lines.append(f"    … {len(targets) - shown} more targets (refsr info --all lists them)")
-    if r["mean"]:
+    if r["mean"] and r["n"] > 1:
         m = r["mean"]
         lines.append(f"    {'mean':<16}{_fmt(m['psnr'], 2):>8}{_fmt(m['psnr_y'], 2):>8}{_fmt(m['ssim'], 4):>8}")
     return lines

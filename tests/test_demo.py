@@ -18,8 +18,9 @@ def test_demo_prints_the_latest_finished_run(tmp_path: Path, capsys, complete_wi
 
     assert demo.main(["--store", store]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == f"run {run['run_id']}  scene motorcycle  method bicubic  device cpu"
-    psnr = float(out[2].split()[-3])
+    assert out[0].startswith(f"  {run['run_id']}/motorcycle  method=bicubic  reference=[0, 1]  device=cpu  done 1/1")
+    assert out[3].startswith("    (0, 0)    yes ")
+    psnr = float(out[3].split()[-3])
     assert 18 < psnr < 25  # bicubic x8 on Motorcycle: far from identical, far from noise
     assert sum(line.startswith("picture: ") for line in out) == 2
     assert out[-1] == f"browse it: .venv/bin/refsr info {store}"

@@ -194,7 +194,7 @@ def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str, complete_wi
     assert "3/3 targets done" in rep.markdown and len(rep.pictures) == 2
 
 
-# ---------------------------------------------------------------- finished runs and the demo table
+# ---------------------------------------------------------------- finished runs
 
 def test_latest_finished_run_and_its_table(store: str, complete_with_bicubic) -> None:
     with pytest.raises(InputError, match="no finished run of scene 'small'"):
@@ -207,19 +207,14 @@ def test_latest_finished_run_and_its_table(store: str, complete_with_bicubic) ->
     zarr_store.run_group(store, "first", "small", "r+").attrs["finished"] = "2030-01-02T00:00:00+00:00"
     zarr_store.run_group(store, "second", "small", "r+").attrs["finished"] = "2030-01-01T00:00:00+00:00"
     assert runs.latest_finished_run(store, "small") == "first"
-    lines = runs.metrics_table(store, "second", "small").splitlines()
-    assert lines[0] == "run second  scene small  method bicubic  device cpu"
-    assert lines[1] == "target    reference      PSNR  PSNR-Y    SSIM"
-    assert lines[2].startswith("(1, 1)    (0, 0)    ") and lines[3].startswith("(2, 2)    (0, 0)    ")
-    assert lines[4].startswith("mean") and len(lines) == 5
-    assert len(runs.metrics_table(store, "first", "small").splitlines()) == 3  # one target: no mean row
-
-
-def test_video_table_names_the_previous_frame(store: str, complete_with_bicubic) -> None:
-    run = _open(store, "clip", targets=[2, 3])
-    complete_with_bicubic(store, run)
-    lines = runs.metrics_table(store, run["run_id"], "clip").splitlines()
-    assert lines[2].startswith("(2, 0)    (1, 0)    ") and lines[3].startswith("(3, 0)    (2, 0)    ")
+    lines = zarr_store.describe_run(store, "second", "small").splitlines()
+    assert lines[0].startswith("  second/small  method=bicubic  reference=[0, 0]  device=cpu  done 2/2  finished 2030-")
+    assert lines[2] == "    target    done      PSNR  PSNR-Y    SSIM"
+    assert lines[3].startswith("    (1, 1)    yes   ") and lines[4].startswith("    (2, 2)    yes   ")
+    assert lines[5].startswith("    mean") and len(lines) == 6
+    assert len(zarr_store.describe_run(store, "first", "small").splitlines()) == 4  # one target: no mean row
+    with pytest.raises(InputError, match="no run 'third' for scene 'small'"):
+        zarr_store.describe_run(store, "third", "small")
 
 
 # ---------------------------------------------------------------- reprocessing
