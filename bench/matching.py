@@ -34,23 +34,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script from a plain checkout
-    sys.path.insert(0, str(REPO))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from refsr.degrade import SCALE, degrade  # noqa: E402
-from refsr.devices import describe, pick_device  # noqa: E402
-from refsr.matching import MATCHERS, match  # noqa: E402
-from refsr.matching.search import SEARCH  # noqa: E402
-from refsr.metrics import matching_accuracy  # noqa: E402
-from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import DEFAULT_DATA, HCI, VALIDATION_SETS, Pair, matching_validation_pairs  # noqa: E402
+from refsr.degrade import SCALE, degrade
+from refsr.devices import describe, pick_device
+from refsr.matching import MATCHERS, match
+from refsr.matching.search import SEARCH
+from refsr.metrics import matching_accuracy
+from refsr.precision import PRECISIONS, describe_precision
+from refsr.datasets import DEFAULT_DATA, HCI, VALIDATION_SETS, Pair, matching_validation_pairs
 
 THRESHOLDS = (0, 1, 2, 4, 5, 6)
-GROUPS = {"lightfield": "Light field", "stereo": "Stereo"}  # table labels; Sintel: one per pass
 
 
 @dataclass
@@ -83,8 +78,7 @@ def validation_cases(data: Path, sets: list[str], passes: tuple[str, ...], strid
                 if not len(pair.centers):
                     skipped.append(f"{pair.name}: no ground truth")
                     continue
-                group = f"Sintel {pass_name}" if name == "sintel" else GROUPS[name]
-                cases.append(_case(group, pair.name.replace("hci/", f"hci/{HCI.name}/", 1), pair))
+                cases.append(_case(pair.group, pair.name.replace("hci/", f"hci/{HCI.name}/", 1), pair))
     return cases
 
 

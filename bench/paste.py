@@ -18,22 +18,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from refsr.archs.ssnet import reference_detail
+from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_VALIDATION_SCENE, VALIDATION_CLIPS,
+                            lightfield_pair_name, sintel_pair_name, stereo_pair_name, validation_pairs)
+from refsr.degrade import crop_to_multiple, degrade
+from refsr.devices import describe
+from refsr.matching.search import SEARCH
+from refsr.methods import refsr_models
+from refsr.metrics import psnr
+from refsr.synthesis import RefSRModels, refsr_super_resolve
+from refsr.tensors import to_image, to_tensor
 
-from refsr.archs.ssnet import reference_detail  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, STEREO_DIRECTION, STEREO_VALIDATION_SCENE,  # noqa: E402
-                            VALIDATION_CLIPS, validation_pairs)
-from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
-from refsr.devices import describe  # noqa: E402
-from refsr.matching.search import SEARCH  # noqa: E402
-from refsr.methods import refsr_models  # noqa: E402
-from refsr.metrics import psnr  # noqa: E402
-from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
-from refsr.tensors import to_image, to_tensor  # noqa: E402
-
-DEFAULT_PAIRS = (*(f"sintel/final/{clip}/3<-2" for clip in VALIDATION_CLIPS),
-                 f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}",
-                 f"middlebury2006/{STEREO_VALIDATION_SCENE}/{STEREO_DIRECTION}")
+DEFAULT_PAIRS = (*(sintel_pair_name("final", clip, 2) for clip in VALIDATION_CLIPS),
+                 lightfield_pair_name(*LF_QUALITY_PAIR), stereo_pair_name(STEREO_VALIDATION_SCENE))
 
 
 class Paste(nn.Module):

@@ -23,24 +23,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from refsr import shipped  # noqa: E402
-from refsr.degrade import crop_to_multiple, degrade  # noqa: E402
-from refsr.devices import describe, pick_device  # noqa: E402
-from refsr.io.images import read_image  # noqa: E402
-from refsr.baselines.oracle_warp import oracle_warp_super_resolve  # noqa: E402
-from refsr.io.lightfield import HCI_DISPARITY_SIGN, read_hci  # noqa: E402
-from refsr.io.sintel import RENDER_PASSES, read_clip  # noqa: E402
-from refsr.methods import METHODS, refsr_models, super_resolve  # noqa: E402
-from refsr.correspondence import correspondence_map, sintel_correspondence, views_correspondence  # noqa: E402
-from refsr.synthesis import RefSRModels, refsr_super_resolve  # noqa: E402
-from refsr.tensors import to_image, to_tensor  # noqa: E402
-from refsr.metrics import psnr, psnr_y, ssim  # noqa: E402
-from refsr.precision import PRECISIONS, describe_precision  # noqa: E402
-from refsr.datasets import (DEFAULT_DATA, HCI, LF_QUALITY_PAIR, MIDDLEBURY2006, SINTEL, SR_BENCHMARKS,  # noqa: E402
-                            describe_quality_split, middlebury2006_pairs, validation_pairs)
+from refsr import shipped
+from refsr.degrade import crop_to_multiple, degrade
+from refsr.devices import describe, pick_device
+from refsr.io.images import read_image
+from refsr.baselines.oracle_warp import oracle_warp_super_resolve
+from refsr.io.sintel import RENDER_PASSES
+from refsr.methods import METHODS, refsr_models, super_resolve
+from refsr.correspondence import correspondence_map
+from refsr.synthesis import RefSRModels, refsr_super_resolve
+from refsr.tensors import to_image, to_tensor
+from refsr.metrics import psnr, psnr_y, ssim
+from refsr.precision import PRECISIONS, describe_precision
+from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, SR_BENCHMARKS, dense_ground_truth, describe_quality_split,
+                            lightfield_pair_name, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
 # method's default, kind: "real" | "grey" | "unrelated" reference, "no-offset" (the --ablate-reference rows))
@@ -86,20 +82,12 @@ PAPER = {  # Table 3 of the paper, PSNR dB (Sintel / LF video); not the same dat
     "bicubic": (30.59, 30.32), "srresnet": (33.15, 31.40), "srresnet-nn": (33.68, 31.72),
     "srresnet-nn-sliding": (33.75, 31.80), "exemplar": (35.72, 37.96), "refsr-mask": (38.03, 38.88),
 }
-LF_PAIR = f"hci/{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"
+LF_PAIR = lightfield_pair_name(*LF_QUALITY_PAIR)
 
 
 def weights_of(method: str) -> tuple[str, ...]:
     """The shipped networks a row's method needs (the oracle warp is not in refsr.methods and needs none)."""
     return METHODS[method].weights if method in METHODS else ()
-
-
-def group_of(name: str) -> str:
-    if name.startswith("sintel/"):
-        return f"Sintel {name.split('/')[1]}"
-    if name.startswith("middlebury2006/"):
-        return "Stereo"
-    return "Light field"
 
 
 def pick_crop(truth: np.ndarray, size: int) -> tuple[int, int]:
@@ -173,14 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             shipped.load(name, device)
 
     pairs = [p for p in validation_pairs(data)
-             if (p.name.startswith("sintel/") and not args.no_sintel and p.name.split("/")[1] in args.passes)
-             or (p.name.startswith("hci/") and not args.no_lightfield)
-             or (p.name.startswith("middlebury2006/") and not args.no_stereo)]
+             if (p.dataset == "sintel" and not args.no_sintel and p.render_pass in args.passes)
+             or (p.dataset == "lightfield" and not args.no_lightfield)
+             or (p.dataset == "stereo" and not args.no_stereo)]
     if args.sintel_pairs is not None:
-        sintel = [p for p in pairs if p.name.startswith("sintel/")]
         keep = {p.name for passname in args.passes
-                for p in [q for q in sintel if q.name.split("/")[1] == passname][: args.sintel_pairs]}
-        pairs = [p for p in pairs if not p.name.startswith("sintel/") or p.name in keep]
+                for p in [q for q in pairs if q.render_pass == passname][: args.sintel_pairs]}
+        pairs = [p for p in pairs if p.dataset != "sintel" or p.name in keep]
     if not pairs:
         parser.error("no validation pairs selected")
     start = dt.datetime.now()
@@ -188,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     seen: dict[str, int] = {}
     picture_panels: dict[str, np.ndarray] = {}
     for pair in pairs:
-        group = group_of(pair.name)
+        group = pair.group
         seen[group] = seen.get(group, 0) + 1
         truth = crop_to_multiple(pair.target)
         lr = degrade(pair.target)
@@ -240,29 +227,10 @@ def main(argv: list[str] | None = None) -> int:
 
 @functools.lru_cache(maxsize=1)  # both oracle rows of a pair ask for it
 def ground_truth_matches(name: str, data: Path, shape: tuple[int, int]) -> np.ndarray | None:
-    """(H, W, 2) reference pixel of each target pixel from the data's ground truth, -1 where unknown; None without any.
-
-    Sintel: the forward flow t -> t+1 (occluded and invalid pixels unknown where masks exist);
-    light field: the centre view's disparity carried to both views (no occlusion test); stereo: the
-    left view's disparity (unknown where Middlebury marks it so).
-    """
-    if name.startswith("sintel/"):
-        _, pass_name, clip_name, frames = name.split("/")
-        t = int(frames.split("<-")[1])
-        clip = read_clip(data / SINTEL, clip_name, pass_name, frames=[t, t + 1])
-        if t not in clip.flow:
-            return None
-        centers, truth = sintel_correspondence(clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride=1,
-                                               input_shape=shape)
-    elif name == LF_PAIR:
-        lf = read_hci(data / HCI)
-        centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
-    elif name.startswith("middlebury2006/"):
-        pair = next(p for p in middlebury2006_pairs(data / MIDDLEBURY2006, validation=True, stride=1) if p.name == name)
-        centers, truth = pair.centers, pair.truth
-    else:
-        return None
-    return correspondence_map(centers, truth, shape)
+    """(H, W, 2) reference pixel of each target pixel (`refsr.datasets.dense_ground_truth`), -1 where
+    unknown; None without any ground truth."""
+    known = dense_ground_truth(data, name, shape)
+    return None if known is None else correspondence_map(*known, shape)
 
 
 def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, known: np.ndarray,

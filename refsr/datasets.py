@@ -50,6 +50,46 @@ class Pair:
     centers: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))  # (N, 2) pixels in target
     truth: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), int))  # (N, 2) pixels in reference
 
+    @property
+    def dataset(self) -> str:
+        """Where the pair comes from, named as in VALIDATION_SETS: "sintel", "lightfield" or "stereo"
+        (else the name's first part, e.g. "synthetic")."""
+        source = self.name.split("/", 1)[0]
+        return {"hci": "lightfield", "middlebury": "stereo", "middlebury2006": "stereo"}.get(source, source)
+
+    @property
+    def render_pass(self) -> str | None:
+        """The Sintel render pass ("clean", "final") of a Sintel pair, else None."""
+        return _sintel_parts(self.name)[0] if self.dataset == "sintel" else None
+
+    @property
+    def group(self) -> str:
+        """The set benchmark tables report the pair in: "Sintel <pass>", "Light field" or "Stereo"."""
+        if self.dataset == "sintel":
+            return f"Sintel {self.render_pass}"
+        return {"lightfield": "Light field", "stereo": "Stereo"}.get(self.dataset, self.dataset)
+
+
+def sintel_pair_name(pass_name: str, clip: str, t: int) -> str:
+    """The name of the pair frame t+1 from frame t: "sintel/<pass>/<clip>/<t+1><-<t>"."""
+    return f"sintel/{pass_name}/{clip}/{t + 1}<-{t}"
+
+
+def _sintel_parts(name: str) -> tuple[str, str, int]:
+    """(pass, clip, t) of a `sintel_pair_name`."""
+    _, pass_name, clip, frames = name.split("/")
+    return pass_name, clip, int(frames.split("<-")[1])
+
+
+def stereo_pair_name(scene: str, direction: str = STEREO_DIRECTION) -> str:
+    """The name of a Middlebury 2006 pair: "middlebury2006/<scene>/<direction>"."""
+    return f"middlebury2006/{scene}/{direction}"
+
+
+def lightfield_pair_name(view_in: tuple[int, int], view_ref: tuple[int, int]) -> str:
+    """The name of the HCI pair view `view_in` from view `view_ref`: "hci/(u, v)<-(u', v')"."""
+    return f"hci/{tuple(view_in)}<-{tuple(view_ref)}"
+
 
 def _keep_covered(pair: Pair, scale: int) -> None:
     """Drop the points of `pair` whose centre lies outside its target cropped to a multiple of `scale`."""
@@ -86,7 +126,7 @@ def sintel_pairs(root: Path, validation: bool, stride: int = 4, with_truth: bool
             clip = read_clip(root, name, pass_name)
             index = {n: i for i, n in enumerate(clip.numbers)}
             for t in clip.numbers:
-                label = f"sintel/{pass_name}/{name}/{t + 1}<-{t}"
+                label = sintel_pair_name(pass_name, name, t)
                 if t + 1 not in index:
                     if with_truth and t in clip.flow:
                         notes.append(f"{label}: frame missing")
@@ -125,7 +165,7 @@ def lightfield_pairs(folder: Path, validation: bool, stride: int = 4, with_truth
         combos = [c for c in combos if not set(c) & set(VALIDATION_VIEWS)]
     pairs = []
     for view_in, view_ref in combos:
-        pair = Pair(f"hci/{view_in}<-{view_ref}", lf.views[view_in], lf.views[view_ref])
+        pair = Pair(lightfield_pair_name(view_in, view_ref), lf.views[view_in], lf.views[view_ref])
         if with_truth and lf.disparity is not None:
             if not forward_backward:
                 pair.centers, pair.truth = views_correspondence(
@@ -142,11 +182,12 @@ def lightfield_pairs(folder: Path, validation: bool, stride: int = 4, with_truth
     return pairs
 
 
-def stereo_pairs(folder: Path, stride: int = 4) -> list[Pair]:
-    """Middlebury: left (input) against right (reference), disparity of the left view."""
+def stereo_pairs(folder: Path, stride: int = 4, with_truth: bool = True) -> list[Pair]:
+    """Middlebury: left (input) against right (reference), with the disparity of the left view when `with_truth`."""
     lf = read_middlebury(folder)
     pair = Pair("middlebury/left<-right", lf.views[0, 0], lf.views[0, 1])
-    pair.centers, pair.truth = stereo_correspondence(lf.disparity, stride)
+    if with_truth:
+        pair.centers, pair.truth = stereo_correspondence(lf.disparity, stride)
     return [pair]
 
 
@@ -176,13 +217,44 @@ def middlebury2006_pairs(root: Path, validation: bool, stride: int = 4, with_tru
             disp5 = read_middlebury_disparity(scene / "disp5.png", MIDDLEBURY2006_DISPARITY_SCALE)
             directions.append(("view5<-view1", right[:, ::-1].copy(), left[:, ::-1].copy(), disp5[:, ::-1]))
         for name, target, reference, disparity in directions:
-            pair = Pair(f"middlebury2006/{scene.name}/{name}", target, reference)
+            pair = Pair(stereo_pair_name(scene.name, name), target, reference)
             if with_truth:
                 pair.centers, pair.truth = stereo_correspondence(disparity, stride)
                 if scale is not None:
                     _keep_covered(pair, scale)
             pairs.append(pair)
     return pairs
+
+
+def dense_ground_truth(data_root: Path, name: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every ground-truth point (stride 1) of validation pair `name` whose target pixel lies in `shape`.
+
+    Sintel: the forward flow t -> t+1 (occluded and invalid pixels left out where masks exist);
+    light field: the centre view's disparity carried to both views (no occlusion test); stereo: the
+    left view's disparity (left out where Middlebury marks it unknown).
+
+    Returns:
+        (centers, truth) as `Pair.centers` / `Pair.truth`, or None for a pair without ground truth.
+    """
+    if name.startswith("sintel/"):
+        pass_name, clip_name, t = _sintel_parts(name)
+        clip = read_clip(data_root / SINTEL, clip_name, pass_name, frames=[t, t + 1])
+        if t not in clip.flow:
+            return None
+        centers, truth = sintel_correspondence(clip.flow[t], clip.occlusions.get(t), clip.invalid.get(t), stride=1,
+                                               input_shape=shape)
+    elif name == lightfield_pair_name(*LF_QUALITY_PAIR):
+        lf = read_hci(data_root / HCI)
+        centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
+    elif name.startswith("middlebury2006/"):
+        found = [p for p in middlebury2006_pairs(data_root / MIDDLEBURY2006, validation=True, stride=1) if p.name == name]
+        if not found:
+            return None
+        centers, truth = found[0].centers, found[0].truth
+    else:
+        return None
+    inside = (centers[:, 0] < shape[0]) & (centers[:, 1] < shape[1])
+    return centers[inside], truth[inside]
 
 
 def natural_images(data_root: Path) -> list[np.ndarray]:
@@ -205,11 +277,7 @@ def training_pairs(data_root: Path, with_truth: bool = True) -> list[Pair]:
     """Every real training pair (with ground-truth correspondences when `with_truth`)."""
     pairs = sintel_pairs(data_root / SINTEL, False, with_truth=with_truth)
     pairs += lightfield_pairs(data_root / HCI, False, with_truth=with_truth)
-    if with_truth:
-        pairs += stereo_pairs(data_root / MIDDLEBURY)
-    else:
-        lf = read_middlebury(data_root / MIDDLEBURY)
-        pairs.append(Pair("middlebury/left<-right", lf.views[0, 0], lf.views[0, 1]))
+    pairs += stereo_pairs(data_root / MIDDLEBURY, with_truth=with_truth)
     return pairs + middlebury2006_pairs(data_root / MIDDLEBURY2006, False, with_truth=with_truth)
 
 

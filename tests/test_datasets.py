@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from refsr.degrade import SCALE
-from refsr.datasets import (VALIDATION_CLIPS, VALIDATION_VIEWS, lightfield_pairs, sintel_pairs, training_pairs,
-                            validation_pairs)
+from refsr.datasets import (LF_QUALITY_PAIR, VALIDATION_CLIPS, VALIDATION_VIEWS, Pair, dense_ground_truth,
+                            lightfield_pair_name, lightfield_pairs, sintel_pair_name, sintel_pairs, stereo_pair_name,
+                            training_pairs, validation_pairs)
 
 
 def test_validation_split_is_not_trained_on(data_root):
@@ -93,3 +94,32 @@ def test_the_split_in_words_comes_from_the_constants(monkeypatch) -> None:
     text = datasets.describe_quality_split()
     assert "Sintel: ambush_1, frame t+1 from t" in text and "Middlebury 2006 Lampshade1 view1 from view5" in text
     assert f"{datasets.LF_QUALITY_PAIR[0]} from {datasets.LF_QUALITY_PAIR[1]}" in text
+
+
+def test_a_pair_name_says_its_data_set_pass_and_table_group() -> None:
+    image = np.zeros((8, 8, 3), np.uint8)
+    sintel = Pair(sintel_pair_name("final", "alley_1", 2), image, image)
+    assert sintel.name == "sintel/final/alley_1/3<-2"
+    assert (sintel.dataset, sintel.render_pass, sintel.group) == ("sintel", "final", "Sintel final")
+    lf = Pair(lightfield_pair_name((3, 3), (0, 0)), image, image)
+    assert lf.name == "hci/(3, 3)<-(0, 0)" and (lf.dataset, lf.render_pass, lf.group) == ("lightfield", None, "Light field")
+    stereo = Pair(stereo_pair_name("Baby1"), image, image)
+    assert stereo.name == "middlebury2006/Baby1/view1<-view5" and (stereo.dataset, stereo.group) == ("stereo", "Stereo")
+    assert Pair("middlebury/left<-right", image, image).group == "Stereo"
+    assert Pair("synthetic", image, image).dataset == "synthetic"
+
+
+def test_dense_ground_truth_of_the_validation_pairs(data_root):
+    """Stride-1 points inside the asked shape for each data set; none for a pair without ground truth."""
+    pairs: dict[str, Pair] = {}
+    for p in validation_pairs(data_root):
+        pairs.setdefault(p.dataset, p)
+    for dataset, pair in pairs.items():
+        shape = (pair.target.shape[0] // 2, pair.target.shape[1])
+        centers, truth = dense_ground_truth(data_root, pair.name, shape)
+        assert len(centers) == len(truth) > shape[0] * shape[1] // 4, dataset
+        assert (centers[:, 0] < shape[0]).all() and (centers[:, 1] < shape[1]).all()
+        rows = np.unique(centers[:, 0])
+        assert (np.diff(rows) == 1).mean() > 0.9  # stride 1
+    assert pairs["lightfield"].name == lightfield_pair_name(*LF_QUALITY_PAIR)
+    assert dense_ground_truth(data_root, "middlebury/left<-right", (8, 8)) is None
