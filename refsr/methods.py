@@ -30,7 +30,10 @@ class Method:
         run: `run(lr (1, 3, h, w), ref (1, 3, H, W), **options) -> (SR (1, 3, 8h, 8w), confidence or None)`,
             float tensors in [0, 1] on one device.
         weights: the shipped networks it needs (`refsr.shipped` names).
-        confidence: whether `run` returns a per-pixel confidence (8h, 8w).
+        confidence: whether `run` returns a per-pixel confidence (8h, 8w): how much the result leans
+            on the reference there, higher = more, on the method's own scale (refsr: the fusion weight
+            sum of the patches covering the pixel, as the store's `confidence` array holds it,
+            conventions.md; flow-warp: [0, 1]).
         back_project: back-projection iterations applied after it unless the caller says otherwise.
         options: the keyword-only parameters of `run` (derived, a subset of OPTIONS).
         uses_reference: whether it reads the reference image at all.

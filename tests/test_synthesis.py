@@ -187,9 +187,13 @@ def test_refsr_mask_fusion_equals_average_when_masks_are_equal() -> None:
     nets.ssnet = const
     lr = torch.rand(1, 3, 13, 17)
     ref = torch.rand(1, 3, 120, 150)
-    mask, _ = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8)
-    avg, _ = refsr_super_resolve(lr, ref, nets, fusion="average", search=8)
+    mask, mask_confidence = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8)
+    avg, avg_confidence = refsr_super_resolve(lr, ref, nets, fusion="average", search=8)
     torch.testing.assert_close(mask, avg)
+    # the confidence is the fusion weight sum (conventions.md): patches covering a pixel x their weight
+    assert mask_confidence.shape == avg_confidence.shape == (13 * 8, 17 * 8)
+    torch.testing.assert_close(mask_confidence, 0.4 * avg_confidence, atol=0, rtol=2e-3)  # 0.4 in bf16
+    assert avg_confidence.min() == 1 and avg_confidence.max() == 16  # 64x64 footprints 16 px apart
 
 
 def test_gather_crops_patches_at_their_origins() -> None:
@@ -234,19 +238,21 @@ def test_tiled_synthesis_equals_one_tile(ref_size: tuple[int, int]) -> None:
 
 
 @pytest.fixture(scope="module")
-def lf_scores(hci_antinous: Path) -> dict[str, float]:
-    """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0)."""
+def lf_scores(hci_antinous: Path) -> dict:
+    """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0), and RefSR's confidence."""
     if not all(shipped.available(n) for n in METHODS["refsr"].weights):
         pytest.skip("shipped weights missing (refsr/weights/*.pt)")
-    from refsr.datasets import LF_QUALITY_PAIR, lightfield_pairs
+    from refsr.datasets import LF_QUALITY_PAIR, lightfield_pair_name, lightfield_pairs
 
-    pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False) if p.name.endswith(
-        f"{LF_QUALITY_PAIR[0]}<-{LF_QUALITY_PAIR[1]}"))
+    pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False)
+                if p.name == lightfield_pair_name(*LF_QUALITY_PAIR))
     truth, lr = crop_to_multiple(pair.target), degrade(pair.target)
     scores = {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth)
-              for m in ("bicubic", "srresnet-nn", "refsr", "flow-warp")}
+              for m in ("bicubic", "srresnet-nn", "flow-warp")}
     grey = np.full_like(pair.reference, 128)
-    scores["refsr-grey-reference"] = psnr(super_resolve(lr, grey, "refsr", device="cpu"), truth)
+    for name, reference in (("refsr", pair.reference), ("refsr-grey-reference", grey)):
+        sr, confidence = super_resolve(lr, reference, "refsr", device="cpu", return_confidence=True)
+        scores[name], scores[f"{name}-confidence"] = psnr(sr, truth), float(confidence.mean())
     for precision in ("fp32", "bf16"):
         scores[f"refsr-{precision}"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu",
                                                           precision=precision), truth)
@@ -264,6 +270,12 @@ def test_shipped_refsr_beats_bicubic_by_6_5db(lf_scores: dict[str, float]) -> No
 
 def test_shipped_refsr_uses_its_reference(lf_scores: dict[str, float]) -> None:
     assert lf_scores["refsr"] - lf_scores["refsr-grey-reference"] >= 4.5, lf_scores
+
+
+def test_shipped_refsr_confidence_falls_without_a_reference(lf_scores: dict) -> None:
+    """SS-Net's masks weigh a grey reference down: the mean fusion weight falls about 3x (measured 0.44 -> 0.14
+    per covering patch)."""
+    assert lf_scores["refsr-confidence"] >= 2 * lf_scores["refsr-grey-reference-confidence"] > 0, lf_scores
 
 
 def test_shipped_refsr_beats_flow_warp_on_the_light_field(lf_scores: dict[str, float]) -> None:
