@@ -79,11 +79,12 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 def cmd_sr(args: argparse.Namespace) -> int:
     from refsr.degrade import SCALE
     from refsr.io.images import check_output_image, read_image, require_min_size, write_image
-    from refsr.methods import METHODS, super_resolve
+    from refsr.methods import METHODS, default_method, super_resolve
 
     check_output_image(args.out)
     lr, ref = read_image(args.lr), read_image(args.ref)
     require_min_size(args.lr, lr.shape, SCALE)
+    args.method = args.method or default_method()
     method = METHODS[args.method]
     if method.uses_reference:
         require_min_size(args.ref, ref.shape)
@@ -221,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lr", metavar="LR", help="the low-resolution input image")
     p.add_argument("ref", metavar="REF", help="the high-resolution reference image (at least 64x64)")
     p.add_argument("out", metavar="OUT", help="output image (.png, .jpg or .tif), 8x the size of LR")
-    p.add_argument("--method", default="refsr", choices=sorted(METHODS), help="super-resolution method")
+    p.add_argument("--method", choices=sorted(METHODS),
+                   help="super-resolution method (default: refsr when its weights are shipped, else bicubic)")
     p.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0], help="refsr: how patches are fused")
     p.add_argument("--search", type=_int_in(1), default=SEARCH, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")

@@ -150,6 +150,16 @@ def test_sr_bicubic_is_exactly_8x_the_lr(set5: Path, tmp_path: Path) -> None:
     assert read_image(out).shape == (37 * 8, 29 * 8, 3)
 
 
+def test_sr_without_method_takes_the_default_method(set5: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    from refsr import shipped
+
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "no-weights")  # a checkout without weights
+    lr = tmp_path / "lr.png"
+    write_image(lr, read_image(set5 / "woman.png")[:16, :16])
+    assert main(["sr", str(lr), str(set5 / "woman.png"), str(tmp_path / "sr.png"), "--device", "cpu"]) == 0
+    assert capsys.readouterr().err.strip().endswith("by bicubic")
+
+
 def test_too_small_images_are_rejected(set5: Path, tmp_path: Path, capsys) -> None:
     tiny = tmp_path / "tiny.png"
     write_image(tiny, read_image(set5 / "butterfly.png")[:60, :60])  # LR would be 7x7

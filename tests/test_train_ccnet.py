@@ -33,11 +33,11 @@ def test_labels_point_at_the_same_content():
     rng = np.random.default_rng(0)
     for _ in range(5):
         c = trainer.crop_pair(p, CROP, queries=10_000, rng=rng)
-        assert c.inp.shape == c.ref.shape == (3, CROP + 2 * HALF, CROP + 2 * HALF)
+        assert c.target.shape == c.reference.shape == (3, CROP + 2 * HALF, CROP + 2 * HALF)
         assert ((c.queries >= HALF) & (c.queries < HALF + CROP)).all()
         ly, lx = c.labels // CROP + HALF, c.labels % CROP + HALF
-        a = c.inp[:, c.queries[:, 0], c.queries[:, 1]]
-        b = c.ref[:, ly, lx]
+        a = c.target[:, c.queries[:, 0], c.queries[:, 1]]
+        b = c.reference[:, ly, lx]
         inside = (a.abs().sum(0) > 0) & (b.abs().sum(0) > 0)  # beyond the image both are padding
         assert inside.sum() > 20 and torch.equal(a[:, inside], b[:, inside])
 
@@ -54,7 +54,7 @@ def test_identical_features_at_the_truth_give_no_error():
     p = _shifted(shift=(8, -12), size=(200, 220))
     # points whose 65 px context stays inside the image in both views
     keep = ((p.centers >= HALF + CROP + HALF + 12) & (p.centers < torch.tensor([200, 220]) + CROP - 12)).all(1)
-    p = Prepared(p.inp, p.ref, p.centers[keep], p.truth[keep])
+    p = Prepared(p.target, p.reference, p.centers[keep], p.truth[keep])
     crops = trainer.draw_crops([p], 2, CROP, 10_000, np.random.default_rng(2))
     with torch.no_grad():
         loss, hits = trainer.dense_loss(net, crops, temperature=0.07)

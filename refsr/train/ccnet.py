@@ -58,9 +58,9 @@ CONFIGS = {
 
 @dataclass
 class Prepared:
-    """One augmented pair on the device: upsampled-LR input and HR reference, padded, with their points."""
-    inp: torch.Tensor
-    ref: torch.Tensor
+    """One augmented pair on the device: upsampled-LR target and HR reference, padded, with their points."""
+    target: torch.Tensor
+    reference: torch.Tensor
     centers: torch.Tensor  # (N, 2) long, padded input coordinates
     truth: torch.Tensor  # (N, 2) long, padded reference coordinates
 
@@ -68,9 +68,9 @@ class Prepared:
 @dataclass
 class CropPair:
     """Network inputs of one crop pair and its supervision, in crop coordinates."""
-    inp: torch.Tensor  # (3, crop + 2 HALF, same)
-    ref: torch.Tensor  # (3, crop + 2 HALF, same)
-    queries: torch.Tensor  # (n, 2) long: query pixels in `inp`'s feature map (HALF <= . < HALF + crop)
+    target: torch.Tensor  # (3, crop + 2 HALF, same): upsampled LR
+    reference: torch.Tensor  # (3, crop + 2 HALF, same): HR
+    queries: torch.Tensor  # (n, 2) long: query pixels in `target`'s feature map (HALF <= . < HALF + crop)
     labels: torch.Tensor  # (n,) long: index of the true match in the reference crop's interior, row-major
 
 
@@ -86,9 +86,9 @@ def prepare(pair: Pair, rng: np.random.Generator, crop: int, device: torch.devic
     keep = (centers[:, 0] >= 0) & (centers[:, 0] < target.shape[0]) & (centers[:, 1] >= 0) & (centers[:, 1] < target.shape[1])
     if keep.sum() == 0:
         return None
-    inp = upsample(to_tensor(degrade(target), device), SCALE, "bilinear")[0]
+    target_up = upsample(to_tensor(degrade(target), device), SCALE, "bilinear")[0]
     pad = HALF + crop
-    return Prepared(F.pad(inp, (pad,) * 4), F.pad(to_tensor(pair.reference, device)[0], (pad,) * 4),
+    return Prepared(F.pad(target_up, (pad,) * 4), F.pad(to_tensor(pair.reference, device)[0], (pad,) * 4),
                     torch.as_tensor(centers[keep] + pad, device=device),
                     torch.as_tensor(pair.truth[keep] + pad, device=device))
 
@@ -99,7 +99,7 @@ def crop_pair(p: Prepared, crop: int, queries: int, rng: np.random.Generator) ->
     top_in = p.centers[j] - crop // 2
     inside = ((p.centers >= top_in) & (p.centers < top_in + crop)).all(1)
     shift = (p.truth[inside] - p.centers[inside]).median(0).values
-    room = torch.tensor(p.ref.shape[-2:], device=shift.device) - crop - HALF  # the crop stays in the padded reference
+    room = torch.tensor(p.reference.shape[-2:], device=shift.device) - crop - HALF  # the crop stays in the padded reference
     top_ref = torch.minimum((top_in + shift).clamp_min(HALF), room)
     local = p.truth[inside] - top_ref
     valid = ((local >= 0) & (local < crop)).all(1)
@@ -113,7 +113,7 @@ def crop_pair(p: Prepared, crop: int, queries: int, rng: np.random.Generator) ->
     side = crop + 2 * HALF
     y0, x0 = (int(v) - HALF for v in top_in)
     ry, rx = (int(v) - HALF for v in top_ref)
-    return CropPair(p.inp[:, y0 : y0 + side, x0 : x0 + side], p.ref[:, ry : ry + side, rx : rx + side],
+    return CropPair(p.target[:, y0 : y0 + side, x0 : x0 + side], p.reference[:, ry : ry + side, rx : rx + side],
                     q, local[:, 0] * crop + local[:, 1])
 
 
@@ -132,7 +132,7 @@ def features(net: CCNet, crops: list[CropPair]) -> torch.Tensor:
 
     One pass for both branches so that BatchNorm sees one set of statistics (siamese, shared weights).
     """
-    x = torch.stack([c.inp for c in crops] + [c.ref for c in crops])
+    x = torch.stack([c.target for c in crops] + [c.reference for c in crops])
     if x.device.type == "cpu":  # oneDNN convolutions run fastest channels_last
         x = x.contiguous(memory_format=torch.channels_last)
     return net(x).float()
@@ -168,7 +168,7 @@ def recalibrate_batchnorm(net: CCNet, batches: list[list[CropPair]], amp: bool) 
         m.reset_running_stats()
         m.momentum = None  # cumulative average
     net.train()
-    device = batches[0][0].inp.device
+    device = batches[0][0].target.device
     for crops in batches:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             features(net, crops)
@@ -181,7 +181,7 @@ def validate(net: CCNet, crops: list[CropPair], temperature: float, amp: bool) -
     """Cross-entropy and exact / <=1 px accuracy over every query of fixed validation crops (eval mode)."""
     net.eval()
     losses, counts, hits = [], [], {"top1": [], "within1": []}
-    device = crops[0].inp.device
+    device = crops[0].target.device
     for c in crops:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             loss, hit = dense_loss(net, [c], temperature)
