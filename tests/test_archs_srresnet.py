@@ -30,6 +30,15 @@ def test_srresnet_learns_a_residual_once_its_head_is_not_zero() -> None:
         assert not torch.allclose(net(lr), F.interpolate(lr, scale_factor=8, mode="bicubic", align_corners=False))
 
 
+@pytest.mark.parametrize("arch", ["sub-pixel", "nn"])
+@torch.no_grad()
+def test_srresnet_shapes(arch: str) -> None:
+    net = SRResNet(arch).eval()
+    lr = torch.rand(2, 3, 7, 11)
+    assert net.body(lr).shape == (2, 64, 7, 11)
+    assert net(lr).shape == (2, 3, 56, 88)
+
+
 def test_body_keeps_the_lr_size() -> None:
     body = SRResNetBody(channels=16, blocks=3).eval()
     with torch.no_grad():

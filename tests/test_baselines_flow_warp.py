@@ -1,4 +1,4 @@
-"""The flow-warp peer baseline and back-projection (issue 8), on real images."""
+"""refsr.baselines: the flow-warp peer baseline, the oracle warp and back-projection, on real images."""
 from __future__ import annotations
 
 import numpy as np
