@@ -336,8 +336,13 @@ def report_rows(store: Store, run_id: str, scene: str) -> list[dict]:
     """One row per target: target, reference, done, psnr, psnr_y, ssim (4 decimals; None when not evaluated).
 
     Targets and references read "(u, v)" for views and "frame t" for video.
+
+    Raises:
+        InputError: naming the first damaged file of the run (as `refsr info` lists them).
     """
     info = zarr_store.inspect_run(store, run_id, scene)
+    if info["problems"]:
+        raise InputError(info["problems"][0]["path"], info["problems"][0]["problem"])
     video = scene_kind(store, scene) == "video"
     rows = []
     for row in info["targets"]:

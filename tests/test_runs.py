@@ -181,6 +181,16 @@ def test_report_of_a_finished_light_field_run(store: str, complete_with_bicubic)
     assert runs.report_key(run["run_id"], "small") == f"refsr-small-{run['run_id']}"
 
 
+def test_report_rows_of_a_damaged_run_name_the_damaged_file(store: str, complete_with_bicubic) -> None:
+    run = _open(store, "small", targets=[[1, 1]])
+    complete_with_bicubic(store, run)
+    chunk = Path(store) / "runs" / run["run_id"] / "small" / "psnr" / "c" / "0"
+    chunk.write_bytes(b"not a chunk")
+    with pytest.raises(InputError, match="corrupt chunk") as err:
+        runs.report_rows(store, run["run_id"], "small")
+    assert str(chunk) in str(err.value)
+
+
 def test_report_of_a_video_run_and_of_an_unevaluated_one(store: str, complete_with_bicubic) -> None:
     run = _open(store, "clip")
     rep = runs.write_report(store, run["run_id"], "clip")
