@@ -247,7 +247,8 @@ def dense_ground_truth(data_root: Path, name: str, shape: tuple[int, int]) -> tu
         lf = read_hci(data_root / HCI)
         centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
     elif name.startswith("middlebury2006/"):
-        found = [p for p in middlebury2006_pairs(data_root / MIDDLEBURY2006, validation=True, stride=1) if p.name == name]
+        stereo = middlebury2006_pairs(data_root / MIDDLEBURY2006, validation=True, stride=1)
+        found = [p for p in stereo if p.name == name]
         if not found:
             return None
         centers, truth = found[0].centers, found[0].truth

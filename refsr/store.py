@@ -374,7 +374,8 @@ def read_view(store: StoreLike, name: str, u: int, v: int) -> np.ndarray:
     u, v = int(u), int(v)
     grid = g["views"].shape[:2]
     if not (0 <= u < grid[0] and 0 <= v < grid[1]):
-        raise InputError(_store_root(_group(store)), f"scene {name!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
+        raise InputError(_store_root(_group(store)),
+                         f"scene {name!r}: view ({u}, {v}) is outside its {grid[0]}x{grid[1]} grid")
     if "present" in g and not bool(g["present"][u, v]):
         raise InputError(g.attrs.get("source", _store_root(_group(store))),
                          f"scene {name!r}: view ({u}, {v}) is missing from the source")

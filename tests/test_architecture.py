@@ -1,4 +1,4 @@
-"""docs/architecture.md "Direction of imports": its rules, checked by an AST walk over every import, lazy ones included."""
+"""docs/architecture.md "Direction of imports": its rules, checked by an AST walk over every import (lazy ones too)."""
 from __future__ import annotations
 
 import ast

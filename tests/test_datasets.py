@@ -102,7 +102,8 @@ def test_a_pair_name_says_its_data_set_pass_and_table_group() -> None:
     assert sintel.name == "sintel/final/alley_1/3<-2"
     assert (sintel.dataset, sintel.render_pass, sintel.group) == ("sintel", "final", "Sintel final")
     lf = Pair(lightfield_pair_name((3, 3), (0, 0)), image, image)
-    assert lf.name == "hci/(3, 3)<-(0, 0)" and (lf.dataset, lf.render_pass, lf.group) == ("lightfield", None, "Light field")
+    assert lf.name == "hci/(3, 3)<-(0, 0)"
+    assert (lf.dataset, lf.render_pass, lf.group) == ("lightfield", None, "Light field")
     stereo = Pair(stereo_pair_name("Baby1"), image, image)
     assert stereo.name == "middlebury2006/Baby1/view1<-view5" and (stereo.dataset, stereo.group) == ("stereo", "Stereo")
     assert Pair("middlebury/left<-right", image, image).group == "Stereo"

@@ -99,7 +99,8 @@ def crop_pair(p: Prepared, crop: int, queries: int, rng: np.random.Generator) ->
     top_in = p.centers[j] - crop // 2
     inside = ((p.centers >= top_in) & (p.centers < top_in + crop)).all(1)
     shift = (p.truth[inside] - p.centers[inside]).median(0).values
-    room = torch.tensor(p.reference.shape[-2:], device=shift.device) - crop - HALF  # the crop stays in the padded reference
+    # the reference crop stays inside the padded reference
+    room = torch.tensor(p.reference.shape[-2:], device=shift.device) - crop - HALF
     top_ref = torch.minimum((top_in + shift).clamp_min(HALF), room)
     local = p.truth[inside] - top_ref
     valid = ((local >= 0) & (local < crop)).all(1)
