@@ -54,8 +54,7 @@ class Pair:
     def dataset(self) -> str:
         """Where the pair comes from, named as in VALIDATION_SETS: "sintel", "lightfield" or "stereo"
         (else the name's first part, e.g. "synthetic")."""
-        source = self.name.split("/", 1)[0]
-        return {"hci": "lightfield", "middlebury": "stereo", "middlebury2006": "stereo"}.get(source, source)
+        return _dataset_of(self.name)
 
     @property
     def render_pass(self) -> str | None:
@@ -68,6 +67,11 @@ class Pair:
         if self.dataset == "sintel":
             return f"Sintel {self.render_pass}"
         return {"lightfield": "Light field", "stereo": "Stereo"}.get(self.dataset, self.dataset)
+
+
+def _dataset_of(name: str) -> str:
+    source = name.split("/", 1)[0]
+    return {"hci": "lightfield", "middlebury": "stereo", "middlebury2006": "stereo"}.get(source, source)
 
 
 def sintel_pair_name(pass_name: str, clip: str, t: int) -> str:
@@ -236,7 +240,8 @@ def dense_ground_truth(data_root: Path, name: str, shape: tuple[int, int]) -> tu
     Returns:
         (centers, truth) as `Pair.centers` / `Pair.truth`, or None for a pair without ground truth.
     """
-    if name.startswith("sintel/"):
+    dataset = _dataset_of(name)
+    if dataset == "sintel":
         pass_name, clip_name, t = _sintel_parts(name)
         clip = read_clip(data_root / SINTEL, clip_name, pass_name, frames=[t, t + 1])
         if t not in clip.flow:
@@ -246,7 +251,7 @@ def dense_ground_truth(data_root: Path, name: str, shape: tuple[int, int]) -> tu
     elif name == lightfield_pair_name(*LF_QUALITY_PAIR):
         lf = read_hci(data_root / HCI)
         centers, truth = views_correspondence(lf.disparity, lf.disparity_view, *LF_QUALITY_PAIR, HCI_DISPARITY_SIGN, 1)
-    elif name.startswith("middlebury2006/"):
+    elif dataset == "stereo":
         stereo = middlebury2006_pairs(data_root / MIDDLEBURY2006, validation=True, stride=1)
         found = [p for p in stereo if p.name == name]
         if not found:
