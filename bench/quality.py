@@ -32,14 +32,15 @@ from refsr.io.sintel import RENDER_PASSES
 from refsr.methods import METHODS, refsr_models, super_resolve
 from refsr.correspondence import correspondence_map
 from refsr.synthesis import RefSRModels, refsr_super_resolve
+from refsr.matching.vote import VOTE_SPACING
 from refsr.tensors import to_image, to_tensor
 from refsr.metrics import psnr, psnr_y, ssim
 from refsr.precision import PRECISIONS, describe_precision
 from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, SR_BENCHMARKS, dense_ground_truth, describe_quality_split,
                             lightfield_pair_name, validation_pairs)
 
-# Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the
-# method's default, kind: "real" | "grey" | "unrelated" reference, "no-offset" (the --ablate-reference rows))
+# Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the method's
+# default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-vote" (the --ablate-reference rows))
 ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "bicubic": ("bicubic", "mask", None, "real"),
     "srresnet": ("srresnet", "mask", None, "real"),
@@ -56,6 +57,7 @@ ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-grey": ("refsr", "mask", None, "grey"),
     "refsr-mask-unrelated": ("refsr", "mask", None, "unrelated"),
     "refsr-mask-no-offset": ("refsr", "mask", None, "no-offset"),
+    "refsr-mask-no-vote": ("refsr", "mask", None, "no-vote"),
 }
 # Ground-truth correspondence (Sintel flow, HCI disparity) in place of matching, where the pair has it.
 ORACLES: dict[str, tuple[str, str, int | None, str]] = {
@@ -75,6 +77,7 @@ LABELS = {  # rows that run a method as it is take its label
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
     "refsr-mask-no-offset": "RefSR-Net (mask), learned alignment off (SS-Net offset head zeroed)",
+    "refsr-mask-no-vote": "RefSR-Net (mask), CC-Net matches without the neighbourhood vote",
     "refsr-mask-oracle": "RefSR-Net (mask), ground-truth matches instead of CC-Net's (oracle)",
     "oracle-warp": "Oracle warp: reference pixels along ground truth, bicubic where unknown",
 }
@@ -142,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the first N Sintel pairs of each pass (for a quicker run)")
     parser.add_argument("--ablate-reference", action="store_true",
                         help="add RefSR with the reference replaced by grey and by an unrelated scene, and "
-                             "RefSR without SS-Net's learned alignment")
+                             "RefSR without SS-Net's learned alignment and without the vote of the matches")
     parser.add_argument("--oracle", action="store_true",
                         help="add RefSR fed ground-truth matches and the oracle warp (pairs with ground truth only)")
     args = parser.parse_args(argv)
@@ -191,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             if kind == "oracle":
                 sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
-            elif kind == "no-offset":
-                sr = unaligned_super_resolve(lr, pair.reference, fusion, device, args.precision)
+            elif kind in ("no-offset", "no-vote"):
+                sr = ablated_super_resolve(lr, pair.reference, fusion, kind, device, args.precision)
             else:
                 options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision})
                 sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
@@ -244,13 +247,14 @@ def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, kno
     return to_image(sr[0])
 
 
-def unaligned_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, device: torch.device,
-                            precision: str) -> np.ndarray:
-    """The "learned alignment off" row: RefSR with the shipped SS-Net's offset head zeroed."""
+def ablated_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, kind: str, device: torch.device,
+                          precision: str) -> np.ndarray:
+    """RefSR with one part switched off: SS-Net's learned alignment ("no-offset", its offset head zeroed)
+    or the neighbourhood vote of the matches ("no-vote")."""
     m = refsr_models(device)
-    models = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment())
+    models = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment()) if kind == "no-offset" else m
     sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(reference, device), models, fusion=fusion,
-                                precision=precision)
+                                precision=precision, vote_spacing=0 if kind == "no-vote" else VOTE_SPACING)
     return to_image(sr[0])
 
 

@@ -18,7 +18,8 @@ from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, upsample
 from refsr.errors import InputError
-from refsr.matching.search import SEARCH, window_search
+from refsr.matching.search import SEARCH
+from refsr.matching.vote import VOTE_SPACING, vote_window_search
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
 from refsr.patches import (HR_PATCH, PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
@@ -54,31 +55,33 @@ def _span(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
 
 def match_centers(ccnet: CCNet, lr_up: torch.Tensor, ref: torch.Tensor, centers: torch.Tensor, search: int,
                   timer: StageTimer | NoTimer = NoTimer(), bf16: bool = False,
-                  ref_origin: tuple[int, int] = (0, 0)) -> torch.Tensor:
+                  ref_origin: tuple[int, int] = (0, 0), vote_spacing: int = VOTE_SPACING) -> torch.Tensor:
     """CC-Net matches (P, 2) of HR centres of the upsampled input, computing features only where they are needed.
 
-    The input crop has a HALF_RF margin around the centres and the reference crop search + HALF_RF,
-    so every feature used is exactly the whole-image one. Features come out channels_last, the
-    layout `window_search` reads without a copy; scores are float32. Each centre searches around
-    itself + `ref_origin` in the reference (a reference crop starting `ref_origin` before the input's).
+    The input crop has a HALF_RF margin around the centres and their voting neighbours, the reference
+    crop search + HALF_RF around theirs, so every feature used is exactly the whole-image one. Features
+    come out channels_last, the layout the search reads without a copy. Each centre searches around
+    itself + `ref_origin` in the reference (a reference crop starting `ref_origin` before the input's),
+    by the vote of its neighbours `vote_spacing` px away (`refsr.matching.vote`; 0: the centre alone).
     """
     (H, W), (ref_h, ref_w) = lr_up.shape[-2:], ref.shape[-2:]
     (iy0, ix0), (iy1, ix1) = centers.min(0).values.tolist(), (centers.max(0).values + 1).tolist()
-    (iy0, iy1), (ix0, ix1) = _span(iy0, iy1, HALF_RF, H), _span(ix0, ix1, HALF_RF, W)
-    around = centers + torch.tensor(ref_origin, device=centers.device)  # the reference pixel each centre searches around
+    margin = HALF_RF + vote_spacing
+    (iy0, iy1), (ix0, ix1) = _span(iy0, iy1, margin, H), _span(ix0, ix1, margin, W)
+    around = centers + torch.tensor(ref_origin, device=centers.device)  # where each centre searches in the reference
     (cy0, cx0), (cy1, cx1) = around.min(0).values.tolist(), (around.max(0).values + 1).tolist()
     # A reference smaller than the input: centres beyond it search around the nearest reference pixel.
     (qy0, qx0), (qy1, qx1) = (min(cy0, ref_h - 1), min(cx0, ref_w - 1)), (min(cy1, ref_h), min(cx1, ref_w))
-    (ry0, ry1), (rx0, rx1) = _span(qy0, qy1, search + HALF_RF, ref_h), _span(qx0, qx1, search + HALF_RF, ref_w)
+    (ry0, ry1), (rx0, rx1) = _span(qy0, qy1, search + margin, ref_h), _span(qx0, qx1, search + margin, ref_w)
     with timer("ccnet_features"), autocast(lr_up.device, bf16):
         f_in = ccnet(lr_up[..., iy0:iy1, ix0:ix1].contiguous(memory_format=torch.channels_last))[0]
-        query = f_in[:, centers[:, 0] - iy0, centers[:, 1] - ix0].T.float().contiguous()
-        del f_in
-        g = ccnet(ref[..., ry0:ry1, rx0:rx1].contiguous(memory_format=torch.channels_last))[0].float()
+        g = ccnet(ref[..., ry0:ry1, rx0:rx1].contiguous(memory_format=torch.channels_last))[0]
     with timer("matching"):
+        in_origin = torch.tensor([iy0, ix0], device=centers.device)
         origin = torch.tensor([ry0, rx0], device=centers.device)
         # Bigger bins on a GPU: fewer, larger matrix products (the per-bin Python cost dominates there).
-        return window_search(query, g, around - origin, search, tile=256 if g.is_cuda else 64) + origin
+        return vote_window_search(f_in, centers - in_origin, g, around - origin, search, vote_spacing,
+                                  tile=256 if g.is_cuda else 64) + origin
 
 
 # Peak bytes per pixel of a CC-Net feature crop: the float32 features, plus the bf16 copy (or the
@@ -109,13 +112,15 @@ def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = SEARCH,
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
     timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
+    vote_spacing: int = VOTE_SPACING,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
 
     `batch`: SS-Net patches per call (default 32 on CPU, where small batches stay in cache, 256 on GPU);
     `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision);
     `known_matches`: (8h, 8w, 2) long reference pixel of each input pixel, -1 where unknown; a patch
-    centre that has one takes it instead of CC-Net's match (ground truth for the benchmark's oracle rows).
+    centre that has one takes it instead of CC-Net's match (ground truth for the benchmark's oracle rows);
+    `vote_spacing`: px between a patch centre and the neighbours that vote on its match (0: no vote).
     """
     h, w = lr.shape[-2:]
     if h < PATCH or w < PATCH:
@@ -134,14 +139,15 @@ def refsr_super_resolve(
         known_matches = F.pad(known_matches.permute(2, 0, 1), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE),
                               value=-1).permute(1, 2, 0)
     out = torch.zeros(4, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum and weight sum
-    tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search, memory_budget)
+    # The voting neighbours widen the reference crop like a wider search.
+    tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search + vote_spacing, memory_budget)
     bar = tqdm(total=rows * cols, desc="refsr", unit="patch", disable=not progress, leave=False)
     for r0 in range(0, rows, tile_rows):
         band = range(r0, min(rows, r0 + tile_rows))
         tops = patch_origins(band, cols, lr.device).reshape(len(band), cols, 2)
         centers = patch_centers(tops)
         matches = torch.cat([match_centers(models.ccnet, lr_up, ref, centers[:, c0 : c0 + tile_cols].reshape(-1, 2),
-                                           search, timer, bf16).reshape(len(band), -1, 2)
+                                           search, timer, bf16, vote_spacing=vote_spacing).reshape(len(band), -1, 2)
                              for c0 in range(0, cols, tile_cols)], dim=1)
         if known_matches is not None:
             known = known_matches[centers[..., 0], centers[..., 1]]

@@ -131,8 +131,28 @@ def test_ccnet_matcher_follows_an_lr_aligned_shift(frame):
     keep = (centers >= MARGIN).all(1) & (centers[:, 0] < H - MARGIN) & (centers[:, 1] < W - MARGIN)
     err = found[keep] - (centers[keep] - shift)
     within1 = (np.abs(err) <= 1).all(1).mean()
-    assert within1 >= 0.65, f"ccnet: {within1:.3f} within 1 px, median error {np.median(err, 0)}"
+    assert within1 >= 0.85, f"ccnet: {within1:.3f} within 1 px, median error {np.median(err, 0)}"
     assert (np.abs(np.median(err, 0)) <= 1).all()
+
+
+@needs_weights
+def test_ccnet_is_the_vote_and_ccnet_centre_the_centre_alone(frame):
+    from refsr.degrade import upsample
+    from refsr.matching import grid_centers, match_tensors
+    from refsr.matching.ccnet import ccnet_features
+    from refsr.matching.search import window_search
+    from refsr.matching.vote import vote_window_search
+    from refsr.tensors import to_tensor
+
+    ref = to_tensor(frame[Y0:Y0 + H, X0:X0 + W])
+    lr_up = upsample(to_tensor(_lr(frame[Y0 - 5:Y0 - 5 + H, X0 + 3:X0 + 3 + W])), 8, "bilinear")
+    centers = torch.as_tensor(grid_centers(H, W, 8))
+    f, g = ccnet_features(lr_up), ccnet_features(ref)
+    voted = match_tensors(lr_up, ref, centers, "ccnet", search=16)
+    alone = match_tensors(lr_up, ref, centers, "ccnet-centre", search=16)
+    assert torch.equal(voted, vote_window_search(f, centers, g, centers, 16))
+    assert torch.equal(alone, window_search(f[:, centers[:, 0], centers[:, 1]].T.contiguous(), g, centers, 16))
+    assert not torch.equal(voted, alone)
 
 
 @needs_weights
@@ -161,7 +181,7 @@ def test_shipped_weights_beat_the_blurry_matchers_on_an_unseen_clip(sintel_root)
     for method in ("ccnet", "zncc-blurry"):
         _, found = match(lr, reference, method, search=100, device="cpu", centers=centers)
         acc[method] = matching_accuracy(found, truth, thresholds=(0, 1))
-    assert acc["ccnet"][1] >= 25 and acc["ccnet"][1] >= acc["zncc-blurry"][1] + 10, f"<=1 px: {acc}"
+    assert acc["ccnet"][1] >= 42 and acc["ccnet"][1] >= acc["zncc-blurry"][1] + 25, f"<=1 px: {acc}"
 
 
 @needs_weights

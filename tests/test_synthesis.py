@@ -209,12 +209,12 @@ def stereo_scores(data_root: Path) -> dict[str, float]:
     return scores
 
 
-def test_shipped_refsr_beats_flow_warp_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
-    assert stereo_scores["refsr"] >= stereo_scores["flow-warp"] + 0.2, stereo_scores
+def test_shipped_refsr_beats_flow_warp_by_1db_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
+    assert stereo_scores["refsr"] >= stereo_scores["flow-warp"] + 1.0, stereo_scores
 
 
 def test_shipped_refsr_uses_its_reference_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
-    assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 2.0, stereo_scores
+    assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 2.5, stereo_scores
 
 
 def test_precision_choice() -> None:

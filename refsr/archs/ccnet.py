@@ -8,6 +8,7 @@ from torch import nn
 CHANNELS = (16, 32, 64, 64, 64, 128)
 DILATIONS = (1, 1, 2, 4, 8, 16)
 RECEPTIVE_FIELD = 65
+TEMPERATURE = 0.07  # scale of the cosine scores in the softmax over a search window (training and the vote)
 
 
 class CCNet(nn.Module):

@@ -2,7 +2,9 @@
 
 The input is brought to HR size by bilinear x8 (docs/method.md "Matching"); "blurry" variants compare against
 the reference degraded x8 and upsampled the same way. Each method is a dense feature map per
-image plus `window_search`.
+image plus `window_search`; `ccnet` lets the neighbours of each centre vote (`refsr.matching.vote`),
+`ccnet-centre` is CC-Net's own distribution of the centre alone, `zncc-blurry-vote` the same vote on
+ZNCC scores (also cosines) to show what the vote alone gives.
 """
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from refsr.correspondence import grid_centers
 from refsr.degrade import SCALE, downsample, upsample
 from refsr.devices import pick_device
 from refsr.matching.search import SEARCH, l2_as_dot, window_search
+from refsr.matching.vote import vote_window_search
 from refsr.tensors import to_tensor
 
-MATCHERS = ("ccnet", "zncc", "zncc-blurry", "dsift", "dsift-blurry", "gradient")
+MATCHERS = ("ccnet", "ccnet-centre", "zncc", "zncc-blurry", "zncc-blurry-vote", "dsift", "dsift-blurry", "gradient")
 
 
 def blur_reference(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
@@ -30,15 +33,16 @@ def blur_reference(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
 
 
 def _feature_fn(method: str, precision: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], bool, str]:
-    """(feature function image (1,3,H,W) -> (C,H,W), uses blurry reference, metric 'dot' | 'l2')."""
+    """(feature function image (1,3,H,W) -> (C,H,W), uses blurry reference, metric 'vote' | 'dot' | 'l2')."""
     from refsr.matching import handcrafted
 
-    if method == "ccnet":
+    if method in ("ccnet", "ccnet-centre"):
         from refsr.matching.ccnet import ccnet_features
-        return partial(ccnet_features, precision=precision), False, "dot"
+        return partial(ccnet_features, precision=precision), False, "vote" if method == "ccnet" else "dot"
     table = {
         "zncc": (handcrafted.zncc_features, False, "dot"),
         "zncc-blurry": (handcrafted.zncc_features, True, "dot"),
+        "zncc-blurry-vote": (handcrafted.zncc_features, True, "vote"),  # the vote's share, for Table 2
         "dsift": (handcrafted.dsift_features, False, "l2"),
         "dsift-blurry": (handcrafted.dsift_features, True, "l2"),
         "gradient": (handcrafted.gradient_features, True, "l2"),
@@ -60,6 +64,8 @@ def match_tensors(
     features, blurry, metric = _feature_fn(method, precision)
     feat_in = features(lr_up)
     feat_ref = features(blur_reference(ref) if blurry else ref)
+    if metric == "vote":
+        return vote_window_search(feat_in, centers, feat_ref, centers, search)
     query = feat_in[:, centers[:, 0], centers[:, 1]].T.contiguous()
     if metric == "l2":
         query, feat_ref = l2_as_dot(query, feat_ref)

@@ -17,6 +17,31 @@ def l2_as_dot(query: torch.Tensor, ref_feat: torch.Tensor) -> tuple[torch.Tensor
     return q, g
 
 
+def bin_scores(query: torch.Tensor, hwc: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, search: int, tile: int):
+    """Scores of centres against the union of their windows, one bin of `tile` x `tile` px at a time.
+
+    Args:
+        query: (N, C) features of the centres.
+        hwc: (H, W, C) pixel-major reference features (a window is then a strided view, never a copy).
+        cy, cx: (N,) long centre rows and columns in the reference, inside it.
+        search: window radius in px.
+        tile: bin side in px.
+
+    Returns:
+        An iterator of (idx (n,) centres of the bin, y0, x0, scores (rows, n, cols) of the union window
+        starting at (y0, x0)), one per bin.
+    """
+    h, w = hwc.shape[:2]
+    bins = (cy // tile) * ((w + tile - 1) // tile) + cx // tile
+    for b in torch.unique(bins).tolist():
+        idx = torch.nonzero(bins == b).squeeze(1)
+        by, bx = cy[idx], cx[idx]
+        y0, y1 = max(int(by.min()) - search, 0), min(int(by.max()) + search + 1, h)
+        x0, x1 = max(int(bx.min()) - search, 0), min(int(bx.max()) + search + 1, w)
+        window = hwc[y0:y1, x0:x1]  # (rows, cols, C)
+        yield idx, y0, x0, torch.matmul(query[idx].to(window.dtype), window.transpose(1, 2))
+
+
 def window_search(
     query: torch.Tensor, ref_feat: torch.Tensor, centers: torch.Tensor, search: int,
     tile: int = 64, return_scores: bool = False,
@@ -29,8 +54,6 @@ def window_search(
     per window row) against the union of its windows (memory ~ n_bin * (tile + 2 search)^2 scores).
     """
     c, h, w = ref_feat.shape
-    # Pixel-major (H, W, C) so a window is a strided view, never a copy: free for channels_last features.
-    hwc = ref_feat.permute(1, 2, 0).contiguous()
     n = centers.shape[0]
     best = torch.zeros(n, 2, dtype=torch.long, device=ref_feat.device)
     best_score = torch.full((n,), float("-inf"), device=ref_feat.device)
@@ -38,16 +61,10 @@ def window_search(
         return (best, best_score) if return_scores else best
     cy = centers[:, 0].clamp(0, h - 1)
     cx = centers[:, 1].clamp(0, w - 1)
-    bins = (cy // tile) * ((w + tile - 1) // tile) + cx // tile
-    for b in torch.unique(bins).tolist():
-        idx = torch.nonzero(bins == b).squeeze(1)
+    for idx, y0, x0, scores in bin_scores(query, ref_feat.permute(1, 2, 0).contiguous(), cy, cx, search, tile):
         by, bx = cy[idx], cx[idx]
-        y0, y1 = max(int(by.min()) - search, 0), min(int(by.max()) + search + 1, h)
-        x0, x1 = max(int(bx.min()) - search, 0), min(int(bx.max()) + search + 1, w)
-        window = hwc[y0:y1, x0:x1]  # (rows, cols, C)
-        scores = torch.matmul(query[idx].to(window.dtype), window.transpose(1, 2))  # (rows, n_bin, cols)
-        ys = torch.arange(y0, y1, device=ref_feat.device)
-        xs = torch.arange(x0, x1, device=ref_feat.device)
+        ys = torch.arange(y0, y0 + scores.shape[0], device=ref_feat.device)
+        xs = torch.arange(x0, x0 + scores.shape[2], device=ref_feat.device)
         outside_x = torch.where((xs[None, :] - bx[:, None]).abs() <= search, 0.0, float("-inf"))  # (n_bin, cols)
         outside_y = torch.where((ys[:, None] - by[None, :]).abs() <= search, 0.0, float("-inf"))  # (rows, n_bin)
         scores += outside_x

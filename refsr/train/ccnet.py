@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from refsr import shipped
-from refsr.archs.ccnet import RECEPTIVE_FIELD, CCNet
+from refsr.archs.ccnet import RECEPTIVE_FIELD, TEMPERATURE, CCNet
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.tensors import to_tensor
@@ -36,7 +36,7 @@ class Config:
     crop: int = 256  # side (HR px) of the query region and of the candidate region
     batch: int = 8  # crop pairs per step
     queries: int = 1024  # at most this many ground-truth points scored per crop pair
-    temperature: float = 0.07
+    temperature: float = TEMPERATURE
     lr: float = 1e-3
     schedule: Schedule = field(default_factory=lambda: Schedule(6000, final_lr=0.02))
     pool: int = 8  # prepared pairs held at once

@@ -1,0 +1,117 @@
+"""Neighbourhood vote: a centre's match from the pooled match distributions of the queries around it.
+
+CC-Net reads matching as classification (docs/method.md "CC-Net inference"): softmax(score /
+temperature) over a query's search window is a distribution over where that query lies in the
+reference. Neighbouring points mostly move together, so a centre takes the displacement d that the
+3x3 queries at +-spacing around it find most probable together: argmax_d sum_o p_{c+o}(c + o + d).
+A sum (a mixture), not a product, so that a neighbour across a motion boundary adds a second peak
+instead of vetoing the first.
+"""
+from __future__ import annotations
+
+import torch
+
+from refsr.archs.ccnet import TEMPERATURE
+from refsr.matching.search import bin_scores
+
+VOTE_SPACING = 32  # HR px between the voting queries (docs/method.md "CC-Net inference")
+
+
+def window_probabilities(query: torch.Tensor, hwc: torch.Tensor, centers: torch.Tensor, search: int,
+                         temperature: float, tile: int, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Softmax of each query's scores over its own window, indexed by displacement.
+
+    Args:
+        query: (M, C) features of the queries.
+        hwc: (H, W, C) pixel-major reference features.
+        centers: (M, 2) long reference pixel each query searches around; its window must meet the reference.
+        search: window radius in px.
+        temperature: scale of the scores.
+        tile: bin side of `bin_scores`.
+        out: (>= M, S * S) float32 tensor to write the rows into, else a new one.
+
+    Returns:
+        (M, S * S) probabilities, S = 2 search + 1, row-major over (dy, dx); 0 outside the reference.
+    """
+    h, w = hwc.shape[:2]
+    d = torch.arange(-search, search + 1, device=hwc.device)
+    side = len(d)
+    prob = torch.empty(len(query), side * side, device=hwc.device) if out is None else out[:len(query)]
+    cy, cx = centers[:, 0], centers[:, 1]
+    # Bins take centres clamped into the reference: the part of a window inside the reference stays in theirs.
+    for idx, y0, x0, scores in bin_scores(query / temperature, hwc, cy.clamp(0, h - 1), cx.clamp(0, w - 1), search,
+                                          tile):
+        rows, cols = scores.shape[0], scores.shape[2]
+        r, c = cy[idx, None] + d - y0, cx[idx, None] + d - x0  # (n, side): rows and columns of the own window
+        own = scores[r.clamp(0, rows - 1), torch.arange(len(idx), device=hwc.device)[:, None]]  # (n, side, cols)
+        own = own.gather(2, c.clamp(0, cols - 1)[:, None, :].expand(-1, side, -1))  # (n, side, side)
+        row_out, col_out = (r < 0) | (r >= rows), (c < 0) | (c >= cols)  # beyond the reference
+        if row_out.any() or col_out.any():
+            own.masked_fill_(row_out[:, :, None], float("-inf")).masked_fill_(col_out[:, None, :], float("-inf"))
+        prob.index_copy_(0, idx, torch.softmax(own.view(len(idx), -1), 1))
+    return prob
+
+
+def vote_window_search(
+    feat_in: torch.Tensor, in_centers: torch.Tensor, ref_feat: torch.Tensor, ref_centers: torch.Tensor,
+    search: int, spacing: int = VOTE_SPACING, temperature: float = TEMPERATURE, tile: int = 64, band: int = 128,
+) -> torch.Tensor:
+    """Best reference pixel (y, x) of each centre by the vote of the 3x3 queries at +-`spacing` around it.
+
+    Args:
+        feat_in: (C, H, W) features of the input; the queries are its pixels.
+        in_centers: (N, 2) long centres (y, x) in `feat_in`.
+        ref_feat: (C, H', W') features of the reference.
+        ref_centers: (N, 2) long reference pixel each centre searches around (clamped into the reference).
+        search: window radius in px; candidates |y - cy| <= search, |x - cx| <= search, inside the reference.
+        spacing: px between the voting queries (0: the centre alone); queries outside the input do not vote.
+        temperature: scale of the scores in the softmax (the one CC-Net was trained with).
+        tile: queries are scored in `tile` x `tile` px bins (`bin_scores`).
+        band: centres are taken `band` px rows at a time; each query of a band is scored once.
+
+    Returns:
+        (N, 2) long best reference pixels.
+    """
+    if feat_in.dim() != 3 or ref_feat.dim() != 3 or feat_in.shape[0] != ref_feat.shape[0]:
+        raise ValueError(f"expected (C, H, W) features of equal C, got {tuple(feat_in.shape)} and "
+                         f"{tuple(ref_feat.shape)}")
+    if in_centers.shape != ref_centers.shape:
+        raise ValueError(f"in_centers {tuple(in_centers.shape)} and ref_centers {tuple(ref_centers.shape)} differ")
+    device = ref_feat.device
+    _, h, w = ref_feat.shape
+    hwc = ref_feat.float().permute(1, 2, 0).contiguous()
+    best = torch.zeros(len(in_centers), 2, dtype=torch.long, device=device)
+    if not len(in_centers):
+        return best
+    steps = (-spacing, 0, spacing)
+    offsets = torch.tensor([(dy, dx) for dy in steps for dx in steps], device=device)  # (9, 2), the centre 5th
+    ref_size = torch.tensor([h, w], device=device)
+    centre_ref = torch.minimum(ref_centers.clamp_min(0), ref_size - 1)
+    q_in = in_centers[:, None] + offsets  # (N, 9, 2)
+    q_ref = centre_ref[:, None] + offsets
+    votes = (((q_in >= 0) & (q_in < torch.tensor(feat_in.shape[-2:], device=device))).all(-1)
+             & ((q_ref >= -search) & (q_ref < ref_size + search)).all(-1))  # inside the input, window meets the ref
+    d = torch.arange(-search, search + 1, device=device)
+    bands = centre_ref[:, 0] // band
+    for b in torch.unique(bands).tolist():  # memory bounded by the band
+        idx = torch.nonzero(bands == b).squeeze(1)
+        keys, slot = torch.unique(torch.cat([q_in[idx], q_ref[idx]], -1)[votes[idx]], dim=0, return_inverse=True)
+        query_slot = torch.full((len(idx), len(offsets)), -1, dtype=torch.long, device=device)
+        query_slot[votes[idx]] = slot
+        prob = torch.empty(len(keys) + 1, len(d) ** 2, device=device)
+        prob[-1] = 0  # the vote of a missing neighbour (slot -1)
+        window_probabilities(feat_in[:, keys[:, 0], keys[:, 1]].T.float(), hwc, keys[:, 2:], search, temperature,
+                             tile, out=prob)
+        total = prob[query_slot[:, len(offsets) // 2]]
+        for k in range(len(offsets)):  # a neighbour votes for displacement d where its own window has d
+            if k != len(offsets) // 2:
+                total += prob[query_slot[:, k]]
+        cy, cx = centre_ref[idx, 0:1] + d, centre_ref[idx, 1:2] + d
+        total = total.view(len(idx), len(d), len(d))  # candidates outside the reference lose
+        row_out, col_out = (cy < 0) | (cy >= h), (cx < 0) | (cx >= w)
+        if row_out.any() or col_out.any():
+            total.masked_fill_(row_out[:, :, None], -1.0).masked_fill_(col_out[:, None, :], -1.0)
+        flat = total.flatten(1).argmax(1)
+        best[idx, 0] = centre_ref[idx, 0] + d[flat // len(d)]
+        best[idx, 1] = centre_ref[idx, 1] + d[flat % len(d)]
+    return best
