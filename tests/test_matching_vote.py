@@ -28,8 +28,8 @@ def test_a_centre_alone_is_the_plain_window_search() -> None:
     assert torch.equal(vote_window_search(inp, centers, ref, centers, 6, spacing=0), plain)
 
 
-@pytest.mark.parametrize("tile, band", [(8, 4), (16, 128), (1000, 1000)])
-def test_neighbours_outvote_a_corrupted_centre(tile: int, band: int) -> None:
+@pytest.mark.parametrize("tile, block", [(8, 4), (16, 20), (1000, 1000)])
+def test_neighbours_outvote_a_corrupted_centre(tile: int, block: int) -> None:
     ref = _unit_features(4)
     dy, dx = 3, -4
     inp = torch.roll(ref, shifts=(-dy, -dx), dims=(1, 2))  # inp(y, x) = ref(y + dy, x + dx)
@@ -38,7 +38,7 @@ def test_neighbours_outvote_a_corrupted_centre(tile: int, band: int) -> None:
     inp[:, corrupted[:, 0], corrupted[:, 1]] = _unit_features(5, h=1, w=len(corrupted))[:, 0]
     truth = centers + torch.tensor([dy, dx])
     alone = vote_window_search(inp, centers, ref, centers, 8, spacing=0, tile=tile)
-    voted = vote_window_search(inp, centers, ref, centers, 8, spacing=4, tile=tile, band=band)
+    voted = vote_window_search(inp, centers, ref, centers, 8, spacing=4, tile=tile, block=block)
     assert (alone != truth).any(1).sum() >= len(corrupted) - 2  # a random feature rarely lands on the truth
     assert torch.equal(voted, truth)
 

@@ -54,7 +54,7 @@ def window_probabilities(query: torch.Tensor, hwc: torch.Tensor, centers: torch.
 
 def vote_window_search(
     feat_in: torch.Tensor, in_centers: torch.Tensor, ref_feat: torch.Tensor, ref_centers: torch.Tensor,
-    search: int, spacing: int = VOTE_SPACING, temperature: float = TEMPERATURE, tile: int = 64, band: int = 128,
+    search: int, spacing: int = VOTE_SPACING, temperature: float = TEMPERATURE, tile: int = 64, block: int = 256,
 ) -> torch.Tensor:
     """Best reference pixel (y, x) of each centre by the vote of the 3x3 queries at +-`spacing` around it.
 
@@ -67,7 +67,8 @@ def vote_window_search(
         spacing: px between the voting queries (0: the centre alone); queries outside the input do not vote.
         temperature: scale of the scores in the softmax (the one CC-Net was trained with).
         tile: queries are scored in `tile` x `tile` px bins (`bin_scores`).
-        band: centres are taken `band` px rows at a time; each query of a band is scored once.
+        block: centres are taken `block` x `block` px at a time (memory bounded whatever the image size);
+            each query of a block is scored once.
 
     Returns:
         (N, 2) long best reference pixels.
@@ -92,9 +93,9 @@ def vote_window_search(
     votes = (((q_in >= 0) & (q_in < torch.tensor(feat_in.shape[-2:], device=device))).all(-1)
              & ((q_ref >= -search) & (q_ref < ref_size + search)).all(-1))  # inside the input, window meets the ref
     d = torch.arange(-search, search + 1, device=device)
-    bands = centre_ref[:, 0] // band
-    for b in torch.unique(bands).tolist():  # memory bounded by the band
-        idx = torch.nonzero(bands == b).squeeze(1)
+    blocks = (centre_ref[:, 0] // block) * ((w + block - 1) // block) + centre_ref[:, 1] // block
+    for b in torch.unique(blocks).tolist():
+        idx = torch.nonzero(blocks == b).squeeze(1)
         keys, slot = torch.unique(torch.cat([q_in[idx], q_ref[idx]], -1)[votes[idx]], dim=0, return_inverse=True)
         query_slot = torch.full((len(idx), len(offsets)), -1, dtype=torch.long, device=device)
         query_slot[votes[idx]] = slot
