@@ -139,8 +139,9 @@ def refsr_super_resolve(
         known_matches = F.pad(known_matches.permute(2, 0, 1), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE),
                               value=-1).permute(1, 2, 0)
     out = torch.zeros(4, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum and weight sum
-    # The voting neighbours widen the reference crop like a wider search.
-    tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search + vote_spacing, memory_budget)
+    # The voting neighbours widen the reference crop like a wider search; the input crop's features
+    # stay alive beside it for the vote and are never larger, so each gets half the budget.
+    tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search + vote_spacing, memory_budget / 2)
     bar = tqdm(total=rows * cols, desc="refsr", unit="patch", disable=not progress, leave=False)
     for r0 in range(0, rows, tile_rows):
         band = range(r0, min(rows, r0 + tile_rows))
