@@ -217,6 +217,21 @@ def test_shipped_refsr_uses_its_reference_on_an_unseen_stereo_scene(stereo_score
     assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 2.5, stereo_scores
 
 
+def test_shipped_refsr_beats_flow_warp_on_an_unseen_sintel_clip(sintel_root: Path) -> None:
+    """Sintel final cave_2 frame 3 from 2 (a validation clip). On alley_1 RefSR is still behind
+    flow-warp (bench/results/quality_cpu.md); this guards the clip where it leads."""
+    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
+        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    from refsr.io.sintel import read_clip
+
+    clip = read_clip(sintel_root, "cave_2", "final", frames=[2, 3])
+    index = {n: i for i, n in enumerate(clip.numbers)}
+    target, reference = clip.frames[index[3]], clip.frames[index[2]]
+    truth, lr = crop_to_multiple(target), degrade(target)
+    scores = {m: psnr(super_resolve(lr, reference, m, device="cpu"), truth) for m in ("refsr", "flow-warp")}
+    assert scores["refsr"] >= scores["flow-warp"] + 0.5, scores
+
+
 def test_precision_choice() -> None:
     from refsr.precision import use_bf16
 
