@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from refsr.matching.search import window_search
+from refsr.matching.search import bin_index, window_search
 from refsr.matching.vote import vote_window_search, window_probabilities
 
 C, H, W = 16, 60, 64
@@ -67,6 +67,18 @@ def test_window_probabilities_are_a_softmax_over_the_reference_part_of_the_windo
                 if 0 <= y < 20 and 0 <= x < 22:
                     logits[a, b] = query[i] @ ref[:, y, x] / temperature
         torch.testing.assert_close(prob[i], torch.softmax(logits.flatten(), 0))
+
+
+def test_window_probabilities_do_not_depend_on_the_order_of_the_queries() -> None:
+    ref = _unit_features(10, h=40, w=44)
+    query = _unit_features(11, h=1, w=50)[:, 0].T
+    g = torch.Generator().manual_seed(12)
+    centers = torch.stack([torch.randint(-5, 45, (50,), generator=g), torch.randint(-5, 49, (50,), generator=g)], 1)
+    hwc = ref.permute(1, 2, 0).contiguous()
+    prob = window_probabilities(query, hwc, centers, 6, 0.1, tile=8)  # scattered bins: rows copied into place
+    order = torch.argsort(bin_index(centers[:, 0].clamp(0, 39), centers[:, 1].clamp(0, 43), 44, 8), stable=True)
+    in_place = window_probabilities(query[order], hwc, centers[order], 6, 0.1, tile=8)  # bins contiguous
+    assert torch.equal(in_place, prob[order])
 
 
 def test_bad_features_are_refused() -> None:

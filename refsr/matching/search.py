@@ -17,6 +17,11 @@ def l2_as_dot(query: torch.Tensor, ref_feat: torch.Tensor) -> tuple[torch.Tensor
     return q, g
 
 
+def bin_index(cy: torch.Tensor, cx: torch.Tensor, width: int, tile: int) -> torch.Tensor:
+    """The `tile` x `tile` px bin (row-major) of each centre (cy, cx) of an image `width` px wide."""
+    return (cy // tile) * ((width + tile - 1) // tile) + cx // tile
+
+
 def bin_scores(query: torch.Tensor, hwc: torch.Tensor, cy: torch.Tensor, cx: torch.Tensor, search: int, tile: int):
     """Scores of centres against the union of their windows, one bin of `tile` x `tile` px at a time.
 
@@ -28,11 +33,11 @@ def bin_scores(query: torch.Tensor, hwc: torch.Tensor, cy: torch.Tensor, cx: tor
         tile: bin side in px.
 
     Returns:
-        An iterator of (idx (n,) centres of the bin, y0, x0, scores (rows, n, cols) of the union window
-        starting at (y0, x0)), one per bin.
+        An iterator of (idx (n,) ascending centres of the bin, y0, x0, scores (rows, n, cols) of the union
+        window starting at (y0, x0)), one per bin, bins in `bin_index` order.
     """
     h, w = hwc.shape[:2]
-    bins = (cy // tile) * ((w + tile - 1) // tile) + cx // tile
+    bins = bin_index(cy, cx, w, tile)
     for b in torch.unique(bins).tolist():
         idx = torch.nonzero(bins == b).squeeze(1)
         by, bx = cy[idx], cx[idx]

@@ -12,9 +12,23 @@ from __future__ import annotations
 import torch
 
 from refsr.archs.ccnet import TEMPERATURE
-from refsr.matching.search import bin_scores
+from refsr.matching.search import bin_index, bin_scores
 
 VOTE_SPACING = 32  # HR px between the voting queries (docs/method.md "CC-Net inference")
+
+
+def _pad(scores: torch.Tensor, pads: tuple[int, ...], value: float) -> torch.Tensor:
+    """`torch.nn.functional.pad(scores, pads, value=value)` of (rows, n, cols) scores, filling only the border."""
+    left, right, _, _, top, bottom = pads
+    rows, n, cols = scores.shape
+    out = scores.new_empty(top + rows + bottom, n, left + cols + right)
+    out[:top].fill_(value)
+    out[top + rows:].fill_(value)
+    middle = out[top:top + rows]
+    middle[:, :, :left].fill_(value)
+    middle[:, :, left + cols:].fill_(value)
+    middle[:, :, left:left + cols].copy_(scores)
+    return out
 
 
 def window_probabilities(query: torch.Tensor, hwc: torch.Tensor, centers: torch.Tensor, search: int,
@@ -27,28 +41,36 @@ def window_probabilities(query: torch.Tensor, hwc: torch.Tensor, centers: torch.
         centers: (M, 2) long reference pixel each query searches around; its window must meet the reference.
         search: window radius in px.
         temperature: scale of the scores.
-        tile: bin side of `bin_scores`.
+        tile: bin side of `bin_scores`; queries sorted by `bin_index` are written in place, without a copy.
         out: (>= M, S * S) float32 tensor to write the rows into, else a new one.
 
     Returns:
         (M, S * S) probabilities, S = 2 search + 1, row-major over (dy, dx); 0 outside the reference.
     """
     h, w = hwc.shape[:2]
-    d = torch.arange(-search, search + 1, device=hwc.device)
-    side = len(d)
+    side = 2 * search + 1
     prob = torch.empty(len(query), side * side, device=hwc.device) if out is None else out[:len(query)]
     cy, cx = centers[:, 0], centers[:, 1]
     # Bins take centres clamped into the reference: the part of a window inside the reference stays in theirs.
     for idx, y0, x0, scores in bin_scores(query / temperature, hwc, cy.clamp(0, h - 1), cx.clamp(0, w - 1), search,
                                           tile):
-        rows, cols = scores.shape[0], scores.shape[2]
-        r, c = cy[idx, None] + d - y0, cx[idx, None] + d - x0  # (n, side): rows and columns of the own window
-        own = scores[r.clamp(0, rows - 1), torch.arange(len(idx), device=hwc.device)[:, None]]  # (n, side, cols)
-        own = own.gather(2, c.clamp(0, cols - 1)[:, None, :].expand(-1, side, -1))  # (n, side, side)
-        row_out, col_out = (r < 0) | (r >= rows), (c < 0) | (c >= cols)  # beyond the reference
-        if row_out.any() or col_out.any():
-            own.masked_fill_(row_out[:, :, None], float("-inf")).masked_fill_(col_out[:, None, :], float("-inf"))
-        prob.index_copy_(0, idx, torch.softmax(own.view(len(idx), -1), 1))
+        top, left = cy[idx] - search - y0, cx[idx] - search - x0  # own window's corner in the union window
+        pads = (max(0, -int(left.min())), max(0, int(left.max()) + side - scores.shape[2]), 0, 0,
+                max(0, -int(top.min())), max(0, int(top.max()) + side - scores.shape[0]))
+        if any(pads):  # the part of a window beyond the reference scores -inf
+            scores = _pad(scores, pads, float("-inf"))
+            top, left = top + pads[4], left + pads[0]
+        rows, n, cols = scores.shape
+        # Row k of `windows` is the side x side view starting at flat offset k: each own window is one row.
+        windows = scores.as_strided((scores.numel() - (side - 1) * (n * cols + 1), side, side), (1, n * cols, 1))
+        offsets = (top * n + torch.arange(n, device=hwc.device)) * cols + left
+        in_place = int(idx[-1] - idx[0]) + 1 == n
+        own = prob[int(idx[0]):int(idx[0]) + n] if in_place else prob.new_empty(n, side * side)
+        torch.index_select(windows, 0, offsets, out=own.view(n, side, side))
+        own.sub_(own.amax(1, keepdim=True)).exp_()
+        own.div_(own.sum(1, keepdim=True))
+        if not in_place:
+            prob.index_copy_(0, idx, own)
     return prob
 
 
@@ -94,19 +116,26 @@ def vote_window_search(
              & ((q_ref >= -search) & (q_ref < ref_size + search)).all(-1))  # inside the input, window meets the ref
     d = torch.arange(-search, search + 1, device=device)
     blocks = (centre_ref[:, 0] // block) * ((w + block - 1) // block) + centre_ref[:, 1] // block
+    block_queries = []
     for b in torch.unique(blocks).tolist():
         idx = torch.nonzero(blocks == b).squeeze(1)
         keys, slot = torch.unique(torch.cat([q_in[idx], q_ref[idx]], -1)[votes[idx]], dim=0, return_inverse=True)
+        # queries in bin order, so that `window_probabilities` writes them in place
+        order = torch.argsort(bin_index(keys[:, 2].clamp(0, h - 1), keys[:, 3].clamp(0, w - 1), w, tile), stable=True)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(len(order), device=device)
         query_slot = torch.full((len(idx), len(offsets)), -1, dtype=torch.long, device=device)
-        query_slot[votes[idx]] = slot
-        prob = torch.empty(len(keys) + 1, len(d) ** 2, device=device)
-        prob[-1] = 0  # the vote of a missing neighbour (slot -1)
+        query_slot[votes[idx]] = rank[slot]
+        block_queries.append((idx, keys[order], query_slot))
+    most = max(len(keys) for _, keys, _ in block_queries)
+    prob = torch.empty(most + 1, len(d) ** 2, device=device)
+    for idx, keys, query_slot in block_queries:
+        prob[len(keys)] = 0  # the vote of a missing neighbour
         window_probabilities(feat_in[:, keys[:, 0], keys[:, 1]].T.float(), hwc, keys[:, 2:], search, temperature,
                              tile, out=prob)
-        total = prob[query_slot[:, len(offsets) // 2]]
-        for k in range(len(offsets)):  # a neighbour votes for displacement d where its own window has d
-            if k != len(offsets) // 2:
-                total += prob[query_slot[:, k]]
+        # a neighbour votes for displacement d where its own window has d
+        total = torch.nn.functional.embedding_bag(query_slot.masked_fill(query_slot < 0, len(keys)),
+                                                  prob[:len(keys) + 1], mode="sum")
         cy, cx = centre_ref[idx, 0:1] + d, centre_ref[idx, 1:2] + d
         total = total.view(len(idx), len(d), len(d))  # candidates outside the reference lose
         row_out, col_out = (cy < 0) | (cy >= h), (cx < 0) | (cx >= w)
