@@ -40,7 +40,8 @@ from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, SR_BENCHMARKS, dense_
                             lightfield_pair_name, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the method's
-# default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-vote" (the --ablate-reference rows))
+# default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-vote" (the --ablate-reference rows),
+# "ensemble" (the real reference, the method's flip ensemble))
 ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "bicubic": ("bicubic", "mask", None, "real"),
     "srresnet": ("srresnet", "mask", None, "real"),
@@ -52,6 +53,7 @@ ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-average": ("refsr", "average", None, "real"),
     "refsr-mask": ("refsr", "mask", None, "real"),
     "refsr-mask-bp": ("refsr", "mask", 10, "real"),
+    "refsr-mask-ensemble": ("refsr", "mask", None, "ensemble"),
 }
 ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-grey": ("refsr", "mask", None, "grey"),
@@ -74,6 +76,7 @@ LABELS = {  # rows that run a method as it is take its label
     "refsr-average": "RefSR-Net (average fusion)",
     "refsr-mask": "RefSR-Net (mask fusion)",
     "refsr-mask-bp": "RefSR-Net (mask fusion) + 10 back-projection iterations",
+    "refsr-mask-ensemble": "RefSR-Net (mask fusion), flip ensemble (`--ensemble`)",
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
     "refsr-mask-no-offset": "RefSR-Net (mask), learned alignment off (SS-Net offset head zeroed)",
@@ -197,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             elif kind in ("no-offset", "no-vote"):
                 sr = ablated_super_resolve(lr, pair.reference, fusion, kind, device, args.precision)
             else:
-                options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision})
+                options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision,
+                                                      "ensemble": kind == "ensemble"})
                 sr = super_resolve(lr, replaced_reference(pair.reference, kind, unrelated), method,
                                    device=str(device), back_project=back_project, **options)
             if device.type == "cuda":
@@ -260,7 +264,7 @@ def ablated_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, ki
 
 def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:
     """The real reference, a constant grey image, or an unrelated image tiled to the same size."""
-    if kind == "real":
+    if kind in ("real", "ensemble"):
         return reference
     if kind == "grey":
         return np.full_like(reference, 128)

@@ -88,7 +88,8 @@ def cmd_sr(args: argparse.Namespace) -> int:
     method = METHODS[args.method]
     if method.uses_reference:
         require_min_size(args.ref, ref.shape)
-    given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "precision": args.precision}
+    given = {"fusion": args.fusion, "search": args.search, "flow": args.flow, "precision": args.precision,
+             "ensemble": args.ensemble}
     options = method.applicable(given)
     sr = super_resolve(lr, ref, args.method, device=args.device, back_project=args.back_project,
                        progress=_is_tty(), **options)
@@ -225,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=sorted(METHODS),
                    help="super-resolution method (default: refsr when its weights are shipped, else bicubic)")
     p.add_argument("--fusion", choices=FUSIONS, default=FUSIONS[0], help="refsr: how patches are fused")
+    p.add_argument("--ensemble", action="store_true",
+                   help="refsr: also run on the mirrored pair and average the two (twice the time)")
     p.add_argument("--search", type=_int_in(1), default=SEARCH, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
     p.add_argument("--back-project", type=_int_in(0, MAX_BACK_PROJECT), metavar="N",

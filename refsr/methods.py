@@ -17,7 +17,7 @@ from refsr.matching.search import SEARCH
 from refsr.tensors import to_image, to_tensor
 
 Result = tuple[torch.Tensor, torch.Tensor | None]  # (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
-OPTIONS = frozenset({"fusion", "search", "flow", "progress", "precision"})  # every option a method may take
+OPTIONS = frozenset({"fusion", "search", "flow", "progress", "precision", "ensemble"})  # every option a method may take
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,16 @@ def refsr_models(device: torch.device | str):
 
 
 def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search: int = SEARCH, progress: bool = False,
-           precision: str = "auto") -> Result:
+           precision: str = "auto", ensemble: bool = False) -> Result:
+    from refsr.ensemble import flip_ensemble
     from refsr.synthesis import refsr_super_resolve
-    return refsr_super_resolve(lr, ref, refsr_models(lr.device), fusion=fusion, search=search, progress=progress,
-                               precision=precision)
+    models = refsr_models(lr.device)
+
+    def run(lr: torch.Tensor, ref: torch.Tensor) -> Result:
+        return refsr_super_resolve(lr, ref, models, fusion=fusion, search=search, progress=progress,
+                                   precision=precision)
+
+    return flip_ensemble(run, lr, ref) if ensemble else run(lr, ref)
 
 
 def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progress: bool = False) -> Result:
@@ -165,7 +171,8 @@ def super_resolve(lr: np.ndarray, ref: np.ndarray, method: str = "refsr", *, dev
         progress: show progress bars on stderr: the method's (for methods with the "progress" option) and
             back-projection's.
         **options: the method's own options (`METHODS[method].options`): fusion ('mask' | 'average'),
-            search (HR pixels), flow ('dis' | 'farneback'), precision ('auto' | 'fp32' | 'bf16').
+            search (HR pixels), flow ('dis' | 'farneback'), precision ('auto' | 'fp32' | 'bf16'), ensemble
+            (bool: also run on the mirrored pair and average, `refsr.ensemble`; twice the time).
 
     Returns:
         uint8 (8h, 8w, 3); with `return_confidence`, (that image, float32 (8h, 8w) or None).

@@ -206,6 +206,7 @@ def stereo_scores(data_root: Path) -> dict[str, float]:
     scores = {m: psnr(super_resolve(lr, pair.reference, m, device="cpu"), truth) for m in ("refsr", "flow-warp")}
     scores["refsr-grey-reference"] = psnr(super_resolve(lr, np.full_like(pair.reference, 128), "refsr", device="cpu"),
                                           truth)
+    scores["refsr-ensemble"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu", ensemble=True), truth)
     return scores
 
 
@@ -215,6 +216,10 @@ def test_shipped_refsr_beats_flow_warp_by_1db_on_an_unseen_stereo_scene(stereo_s
 
 def test_shipped_refsr_uses_its_reference_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
     assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 2.5, stereo_scores
+
+
+def test_the_flip_ensemble_pays_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
+    assert stereo_scores["refsr-ensemble"] >= stereo_scores["refsr"] + 0.1, stereo_scores
 
 
 def test_shipped_refsr_beats_flow_warp_on_an_unseen_sintel_clip(sintel_root: Path) -> None:
