@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from refsr.degrade import SCALE
-from refsr.methods import Result
+
+Result = tuple[torch.Tensor, torch.Tensor | None]  # a method's (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
 
 
 def mirrored_reference(ref: torch.Tensor, width: int) -> torch.Tensor:

@@ -12,11 +12,11 @@ from refsr import shipped
 from refsr.backproject import back_project as back_project_fn
 from refsr.degrade import SCALE, upsample
 from refsr.devices import pick_device
+from refsr.ensemble import Result, flip_ensemble
 from refsr.errors import InputError
 from refsr.matching.search import SEARCH
 from refsr.tensors import to_image, to_tensor
 
-Result = tuple[torch.Tensor, torch.Tensor | None]  # (SR (1, 3, 8h, 8w), confidence (8h, 8w) or None)
 OPTIONS = frozenset({"fusion", "search", "flow", "progress", "precision", "ensemble"})  # every option a method may take
 
 
@@ -88,7 +88,6 @@ def refsr_models(device: torch.device | str):
 
 def _refsr(lr: torch.Tensor, ref: torch.Tensor, *, fusion: str = "mask", search: int = SEARCH, progress: bool = False,
            precision: str = "auto", ensemble: bool = False) -> Result:
-    from refsr.ensemble import flip_ensemble
     from refsr.synthesis import refsr_super_resolve
     models = refsr_models(lr.device)
 
