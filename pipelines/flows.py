@@ -173,6 +173,7 @@ def lf_reconstruct(
     targets: TargetsParam = None,
     method: Optional[str] = None,
     fusion: Fusion = "mask",
+    ensemble: bool = False,
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -184,6 +185,7 @@ def lf_reconstruct(
     source: "sample" (embedded Motorcycle pair), an HCI folder, a `<u>_<v>.png` folder or an HDF5 file.
     reference/targets default to (0, 0) and [(3, 3)] ("all" = every view but the reference); for a
     stereo pair (0, 1) and [(0, 0)]. method None = "refsr" once its weights exist, else "bicubic".
+    ensemble: refsr also runs on the mirrored pair and averages (`refsr sr --ensemble`, twice the time).
     """
     timings: dict[str, float] = {}
     store = _absolute(store)
@@ -193,7 +195,7 @@ def lf_reconstruct(
     ing = tasks.ingest_lightfield(source, store, scene)
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run = tasks.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id)
+    run = tasks.open_run(store, ing["scene"], reference, targets, method, fusion, dev, run_id, ensemble)
     timings["open_run_s"] = time.perf_counter() - t0
     return _run(store, [run], dev, dask_address, dask_workers, timings, reconstruct_on)
 
@@ -207,6 +209,7 @@ def sintel_reconstruct(
     frames: Optional[int] = None,
     method: Optional[str] = None,
     fusion: Fusion = "mask",
+    ensemble: bool = False,
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -228,7 +231,7 @@ def sintel_reconstruct(
     scenes = [tasks.ingest_clip(source, store, c, pass_name, frames)["scene"] for c in names]
     timings["ingest_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    opened = [tasks.open_run(store, s, None, "all", method, fusion, dev, run_id) for s in scenes]
+    opened = [tasks.open_run(store, s, None, "all", method, fusion, dev, run_id, ensemble) for s in scenes]
     timings["open_run_s"] = time.perf_counter() - t0
     return _run(store, opened, dev, dask_address, dask_workers, timings, reconstruct_on)
 
@@ -238,6 +241,7 @@ def reprocess(
     store: str = runs.DEMO_STORE,
     method: Optional[str] = None,
     fusion: Fusion = "mask",
+    ensemble: bool = False,
     device: str = "auto",
     reconstruct_on: ReconstructOn = "local",
     dask_address: Optional[str] = None,
@@ -258,13 +262,14 @@ def reprocess(
     t0 = time.perf_counter()
     for scene in zarr_store.scene_names(store):
         for config in runs.run_configs(store, scene):
-            identity = tasks.run_identity(store, scene, config["reference"], config["targets"], method, fusion, weights)
+            identity = tasks.run_identity(store, scene, config["reference"], config["targets"], method, fusion, weights,
+                                          ensemble)
             done, run_id = runs.up_to_date(store, scene, identity)
             if done:
                 fresh.append(f"{scene}:{run_id}")
                 continue
             opened.append(tasks.open_run(store, scene, identity["reference"], identity["targets"], method, fusion, dev,
-                                     run_id))
+                                         run_id, ensemble))
     timings["open_run_s"] = time.perf_counter() - t0
     logger.info("%d run(s) to (re)do, %d up to date: %s", len(opened), len(fresh), ", ".join(fresh) or "-")
     if not opened:

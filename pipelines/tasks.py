@@ -21,16 +21,17 @@ SAMPLE = "sample"  # `source` value for the embedded Motorcycle stereo pair
 
 
 def run_identity(store: str, scene: str, reference: Any, targets: Any, method: str, fusion: str | None,
-                 weights: dict[str, str] | None) -> dict:
+                 weights: dict[str, str] | None, ensemble: bool = False) -> dict:
     """The identity of a run of `method` on `scene` (refsr.runs.run_identity).
 
     Reference and targets get their defaults and are checked (refsr.runs.resolve_targets);
-    `fusion` is kept only for a method that takes that option. `weights` is
+    `fusion` and `ensemble` are kept only for a method that takes them. `weights` is
     `refsr.methods.method_weights(method)`.
     """
     reference, chosen = runs.resolve_targets(store, scene, reference, targets)
-    used = methods.METHODS[method].applicable({"fusion": fusion})
-    return runs.run_identity(method, weights, reference, chosen, used.get("fusion"))
+    used = methods.METHODS[method].applicable({"fusion": fusion, "ensemble": ensemble})
+    return runs.run_identity(method, weights, reference, chosen, used.get("fusion"),
+                             ensemble=bool(used.get("ensemble")))
 
 
 # ---------------------------------------------------------------- tasks
@@ -64,9 +65,9 @@ def ingest_clip(source: str, store: str, clip: str, pass_name: str = "final", fr
 
 @task(name="open-run", cache_policy=NO_CACHE)
 def open_run(store: str, scene: str, reference: Any, targets: Any, method: str, fusion: str | None,
-             device: str, run_id: str | None = None) -> dict:
+             device: str, run_id: str | None = None, ensemble: bool = False) -> dict:
     """Create (or resume) the run group; returns its id, status and the indices still to do (refsr.runs.open_run)."""
-    identity = run_identity(store, scene, reference, targets, method, fusion, methods.method_weights(method))
+    identity = run_identity(store, scene, reference, targets, method, fusion, methods.method_weights(method), ensemble)
     run = runs.open_run(store, scene, identity, device, methods.METHODS[method].confidence, run_id)
     get_run_logger().info("run %s/%s: %s, %d of %d targets to do", run["run_id"], scene, run["status"],
                           len(run["pending"]), run["n"])
@@ -101,7 +102,7 @@ def reconstruct_target(store: str, run_id: str, scene: str, index: int, device: 
     if inputs.done:
         return {"index": index, "target": inputs.target, "status": "skipped", **placed}
     record = methods.METHODS.get(inputs.method)  # an unknown method: super_resolve says so
-    options = record.applicable({"fusion": inputs.fusion or "mask"}) if record else {}
+    options = record.applicable({"fusion": inputs.fusion or "mask", "ensemble": inputs.ensemble}) if record else {}
     with device_slot(dev):
         out = methods.super_resolve(inputs.lr, inputs.reference_image, inputs.method, device=dev,
                                     return_confidence=inputs.confidence, **options)

@@ -40,7 +40,7 @@ Store = str | Path
 # ---------------------------------------------------------------- identity
 
 def run_identity(method: str, weights: dict[str, str] | None, reference: Any, targets: Sequence[Sequence[int]],
-                 fusion: str | None, params: dict | None = None) -> dict:
+                 fusion: str | None, params: dict | None = None, ensemble: bool = False) -> dict:
     """The attributes that make a run what it is (store.RUN_IDENTITY), as the store gives them back.
 
     Args:
@@ -50,6 +50,8 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
         targets: the target views [u, v] or frames [t, 0], in run order.
         fusion: the fusion mode, None for a method that does not fuse.
         params: the fixed parameters; default {"scale": SCALE}.
+        ensemble: whether the method runs as a flip ensemble (`refsr sr --ensemble`); recorded in
+            params only when set, so the identities of the other runs stay what they were.
 
     Returns:
         A JSON-normalised dict (lists, Python ints) with keys method, weights, reference, targets,
@@ -57,7 +59,8 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
     """
     return zarr_store.json_round_trip({"method": method, "weights": weights, "reference": reference,
                                        "targets": [list(map(int, t)) for t in targets], "fusion": fusion,
-                                       "params": {"scale": SCALE} if params is None else params})
+                                       "params": {**({"scale": SCALE} if params is None else params),
+                                                  **({"ensemble": True} if ensemble else {})}})
 
 
 def default_run_id(identity: dict) -> str:
@@ -235,6 +238,7 @@ class TargetInputs:
         method: the run's method.
         fusion: the run's fusion mode (None for a method that does not fuse).
         confidence: whether the run stores a confidence for it.
+        ensemble: whether the run's method runs as a flip ensemble (its params say so).
         lr: its HR image degraded x8, uint8 (h, w, 3).
         reference_image: the HR image of its reference view or frame, uint8 (H, W, 3).
     """
@@ -245,6 +249,7 @@ class TargetInputs:
     method: str
     fusion: str | None
     confidence: bool
+    ensemble: bool
     lr: np.ndarray | None = None
     reference_image: np.ndarray | None = None
 
@@ -261,7 +266,7 @@ def target_inputs(store: Store, run_id: str, scene: str, index: int) -> TargetIn
     target = [int(x) for x in g["targets"][index]]
     done = bool(g["done"][index]) or not zarr_store.claim_target(store, run_id, scene, index)
     common = dict(index=int(index), target=target, done=done, method=attrs["method"], fusion=attrs.get("fusion"),
-                  confidence="confidence" in g)
+                  confidence="confidence" in g, ensemble=bool(attrs.get("params", {}).get("ensemble", False)))
     if done:
         return TargetInputs(**common)
     return TargetInputs(**common, lr=degrade(hr_image(store, scene, target)),

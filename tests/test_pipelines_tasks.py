@@ -27,8 +27,28 @@ def test_run_identity_fills_defaults_and_keeps_only_options_the_method_takes(sto
     assert bicubic == runs.run_identity("bicubic", None, *runs.resolve_targets(store, "small", None, None), None)
     refsr = tasks.run_identity(store, "small", None, [[2, 2]], "refsr", "average", {"ccnet": "a" * 64})
     assert refsr["fusion"] == "average" and refsr["targets"] == [[2, 2]] and refsr["weights"] == {"ccnet": "a" * 64}
+    assert refsr["params"] == {"scale": 8}
+    ensemble = tasks.run_identity(store, "small", None, [[2, 2]], "refsr", "average", {"ccnet": "a" * 64}, True)
+    assert ensemble == {**refsr, "params": {"scale": 8, "ensemble": True}}
+    assert tasks.run_identity(store, "small", None, None, "bicubic", "mask", None, True) == bicubic
     with pytest.raises(InputError, match="outside"):
         tasks.run_identity(store, "small", None, [[5, 5]], "bicubic", None, None)
+
+
+def test_the_reconstruct_task_runs_a_flip_ensemble_run_as_one(store: str, monkeypatch) -> None:
+    from refsr import methods
+
+    identity = tasks.run_identity(store, "small", None, [[2, 2]], "refsr", "mask", {"ccnet": "a" * 64}, True)
+    run = runs.open_run(store, "small", identity, "cpu", confidence=False)
+    seen = {}
+
+    def fake_super_resolve(lr, ref, method, **options):
+        seen.update(method=method, **options)
+        return np.zeros((lr.shape[0] * 8, lr.shape[1] * 8, 3), np.uint8)
+
+    monkeypatch.setattr(methods, "super_resolve", fake_super_resolve)
+    assert tasks.reconstruct_target.fn(store, run["run_id"], "small", 0, "cpu")["status"] == "done"
+    assert seen["method"] == "refsr" and seen["ensemble"] is True and seen["fusion"] == "mask"
 
 
 class _State:

@@ -83,6 +83,18 @@ def test_run_id_is_stable_and_follows_weights_and_targets() -> None:
     assert len(ids) == 3 and all(i.startswith("bicubic-") for i in ids)
 
 
+def test_a_flip_ensemble_run_is_a_run_of_its_own(store: str) -> None:
+    plain = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask")
+    ensemble = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask", ensemble=True)
+    assert ensemble["params"] == {"scale": 8, "ensemble": True} and plain["params"] == {"scale": 8}
+    assert runs.default_run_id(ensemble) != runs.default_run_id(plain) == "refsr-d4cb53ef"
+    reference, chosen = runs.resolve_targets(store, "small", None, None)
+    for flag in (False, True):
+        identity = runs.run_identity("bicubic", None, reference, chosen, None, ensemble=flag)
+        run = runs.open_run(store, "small", identity, "cpu")
+        assert runs.target_inputs(store, run["run_id"], "small", 0).ensemble is flag
+
+
 # ---------------------------------------------------------------- references and targets
 
 def test_defaults_for_light_field_stereo_and_video(store: str) -> None:
