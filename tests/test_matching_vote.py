@@ -43,6 +43,28 @@ def test_neighbours_outvote_a_corrupted_centre(tile: int, block: int) -> None:
     assert torch.equal(voted, truth)
 
 
+def test_a_small_memory_budget_takes_smaller_blocks_with_the_same_matches(monkeypatch) -> None:
+    from refsr.matching import vote
+
+    ref, inp = _unit_features(13), _unit_features(14)
+    centers = _grid(0, H, W, 2)  # dense centres: many distinct queries per block
+    roomy = vote_window_search(inp, centers, ref, centers, 6, spacing=4, block=64)
+    taken = []
+    partition = vote._block_queries
+
+    def recorded(*args):
+        blocks = partition(*args)
+        taken.append((args[-2], max(len(idx) + len(keys) for idx, keys, _ in blocks)))
+        return blocks
+
+    monkeypatch.setattr(vote, "_block_queries", recorded)
+    rows = 40  # probability rows of 13 x 13 floats that the budget holds
+    tight = vote_window_search(inp, centers, ref, centers, 6, spacing=4, block=64, memory_budget=rows * 4 * 13 * 13)
+    assert torch.equal(tight, roomy)
+    assert taken[0][0] == 64 and taken[0][1] > rows  # the whole image in one block would not fit
+    assert taken[-1][0] < 64 and taken[-1][1] <= rows
+
+
 def test_matches_stay_in_the_window_and_the_reference_near_the_borders() -> None:
     ref, inp = _unit_features(6, h=30, w=34), _unit_features(7)
     centers = torch.tensor([[0, 0], [H - 1, W - 1], [0, W - 1], [H - 1, 3], [40, 50]])  # beyond the smaller reference

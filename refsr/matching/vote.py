@@ -74,9 +74,33 @@ def window_probabilities(query: torch.Tensor, hwc: torch.Tensor, centers: torch.
     return prob
 
 
+Block = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (centres, their distinct queries, centre -> query rows)
+
+
+def _block_queries(q_in: torch.Tensor, q_ref: torch.Tensor, votes: torch.Tensor, centre_ref: torch.Tensor,
+                   ref_size: tuple[int, int], block: int, tile: int) -> list[Block]:
+    """Per `block` x `block` px block of centres: (centre indices, its distinct queries (y, x, y_ref, x_ref) in
+    `bin_index` order, each centre's 9 query rows there or -1 where that neighbour does not vote)."""
+    h, w = ref_size
+    blocks = (centre_ref[:, 0] // block) * ((w + block - 1) // block) + centre_ref[:, 1] // block
+    found = []
+    for b in torch.unique(blocks).tolist():
+        idx = torch.nonzero(blocks == b).squeeze(1)
+        keys, slot = torch.unique(torch.cat([q_in[idx], q_ref[idx]], -1)[votes[idx]], dim=0, return_inverse=True)
+        # queries in bin order, so that `window_probabilities` writes them in place
+        order = torch.argsort(bin_index(keys[:, 2].clamp(0, h - 1), keys[:, 3].clamp(0, w - 1), w, tile), stable=True)
+        rank = torch.empty_like(order)
+        rank[order] = torch.arange(len(order), device=order.device)
+        query_slot = torch.full(votes[idx].shape, -1, dtype=torch.long, device=order.device)
+        query_slot[votes[idx]] = rank[slot]
+        found.append((idx, keys[order], query_slot))
+    return found
+
+
 def vote_window_search(
     feat_in: torch.Tensor, in_centers: torch.Tensor, ref_feat: torch.Tensor, ref_centers: torch.Tensor,
     search: int, spacing: int = VOTE_SPACING, temperature: float = TEMPERATURE, tile: int = 64, block: int = 256,
+    memory_budget: float = 1e9,
 ) -> torch.Tensor:
     """Best reference pixel (y, x) of each centre by the vote of the 3x3 queries at +-`spacing` around it.
 
@@ -91,6 +115,8 @@ def vote_window_search(
         tile: queries are scored in `tile` x `tile` px bins (`bin_scores`).
         block: centres are taken `block` x `block` px at a time (memory bounded whatever the image size);
             each query of a block is scored once.
+        memory_budget: bytes for a block's window probabilities and vote sums; `block` is halved until
+            every block fits (dense centres need smaller blocks).
 
     Returns:
         (N, 2) long best reference pixels.
@@ -115,18 +141,11 @@ def vote_window_search(
     votes = (((q_in >= 0) & (q_in < torch.tensor(feat_in.shape[-2:], device=device))).all(-1)
              & ((q_ref >= -search) & (q_ref < ref_size + search)).all(-1))  # inside the input, window meets the ref
     d = torch.arange(-search, search + 1, device=device)
-    blocks = (centre_ref[:, 0] // block) * ((w + block - 1) // block) + centre_ref[:, 1] // block
-    block_queries = []
-    for b in torch.unique(blocks).tolist():
-        idx = torch.nonzero(blocks == b).squeeze(1)
-        keys, slot = torch.unique(torch.cat([q_in[idx], q_ref[idx]], -1)[votes[idx]], dim=0, return_inverse=True)
-        # queries in bin order, so that `window_probabilities` writes them in place
-        order = torch.argsort(bin_index(keys[:, 2].clamp(0, h - 1), keys[:, 3].clamp(0, w - 1), w, tile), stable=True)
-        rank = torch.empty_like(order)
-        rank[order] = torch.arange(len(order), device=device)
-        query_slot = torch.full((len(idx), len(offsets)), -1, dtype=torch.long, device=device)
-        query_slot[votes[idx]] = rank[slot]
-        block_queries.append((idx, keys[order], query_slot))
+    rows_fit = max(1, int(memory_budget // (4 * len(d) ** 2)))  # float32 rows of S * S probabilities
+    block_queries = _block_queries(q_in, q_ref, votes, centre_ref, (h, w), block, tile)
+    while block > 1 and max(len(idx) + len(keys) for idx, keys, _ in block_queries) > rows_fit:
+        block //= 2
+        block_queries = _block_queries(q_in, q_ref, votes, centre_ref, (h, w), block, tile)
     most = max(len(keys) for _, keys, _ in block_queries)
     prob = torch.empty(most + 1, len(d) ** 2, device=device)
     for idx, keys, query_slot in block_queries:
