@@ -82,7 +82,7 @@ def _block_queries(q_in: torch.Tensor, q_ref: torch.Tensor, votes: torch.Tensor,
     """Per `block` x `block` px block of centres: (centre indices, its distinct queries (y, x, y_ref, x_ref) in
     `bin_index` order, each centre's 9 query rows there or -1 where that neighbour does not vote)."""
     h, w = ref_size
-    blocks = (centre_ref[:, 0] // block) * ((w + block - 1) // block) + centre_ref[:, 1] // block
+    blocks = bin_index(centre_ref[:, 0], centre_ref[:, 1], w, block)
     found = []
     for b in torch.unique(blocks).tolist():
         idx = torch.nonzero(blocks == b).squeeze(1)
