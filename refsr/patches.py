@@ -42,8 +42,19 @@ def patch_centers(tops: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
 
 
 def reference_patches(ref: torch.Tensor, matches: torch.Tensor, size: int) -> torch.Tensor:
-    """(P, 3, size, size) reference crops centred on `matches` (P, 2); ref (3, H, W), replicate-padded."""
+    """(P, 3, size, size) reference crops centred on `matches` (P, 2); ref (3, H, W), replicate-padded.
+
+    Float matches are sub-pixel: the crop is then resampled bicubically (whole-pixel matches copy pixels).
+    """
     half = size // 2
+    if matches.is_floating_point():
+        (h, w), ar = ref.shape[-2:], torch.arange(size, device=ref.device) - half
+        ys = (matches[:, 0, None] + ar)[:, :, None].expand(-1, -1, size)
+        xs = (matches[:, 1, None] + ar)[:, None, :].expand(-1, size, -1)
+        grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], -1).to(ref.dtype)
+        crops = F.grid_sample(ref[None], grid.reshape(1, -1, size, 2), mode="bicubic", padding_mode="border",
+                              align_corners=False)
+        return crops.reshape(ref.shape[0], -1, size, size).transpose(0, 1)
     padded = F.pad(ref[None], (half, half, half, half), mode="replicate")[0]
     return gather(padded, matches, size)  # match - half + half
 

@@ -19,6 +19,7 @@ from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, upsample
 from refsr.errors import InputError
 from refsr.matching.search import SEARCH
+from refsr.matching.subpixel import degradation_blur, refine_matches
 from refsr.matching.vote import VOTE_SPACING, vote_window_search
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
@@ -112,7 +113,7 @@ def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = SEARCH,
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
     timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
-    vote_spacing: int = VOTE_SPACING,
+    vote_spacing: int = VOTE_SPACING, subpixel: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
 
@@ -120,7 +121,8 @@ def refsr_super_resolve(
     `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision);
     `known_matches`: (8h, 8w, 2) long reference pixel of each input pixel, -1 where unknown; a patch
     centre that has one takes it instead of CC-Net's match (ground truth for the benchmark's oracle rows);
-    `vote_spacing`: px between a patch centre and the neighbours that vote on its match (0: no vote).
+    `vote_spacing`: px between a patch centre and the neighbours that vote on its match (0: no vote);
+    `subpixel`: refine each match to 1/8 px by agreement with the LR input (`refsr.matching.subpixel`).
     """
     h, w = lr.shape[-2:]
     if h < PATCH or w < PATCH:
@@ -134,6 +136,9 @@ def refsr_super_resolve(
             f_lr = models.srresnet_nn.body(lr_pad.contiguous(memory_format=torch.channels_last))[0].float()
         bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
         lr_up = upsample(lr_pad, SCALE, "bilinear")
+    if subpixel:
+        with timer("matching"):
+            blurred_ref = degradation_blur(ref)
     rows, cols = patch_grid(hp, wp)
     if known_matches is not None:
         known_matches = F.pad(known_matches.permute(2, 0, 1), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE),
@@ -153,6 +158,10 @@ def refsr_super_resolve(
         if known_matches is not None:
             known = known_matches[centers[..., 0], centers[..., 1]]
             matches = torch.where(known[..., :1] >= 0, known, matches)
+        if subpixel:
+            with timer("matching"):
+                matches = refine_matches(lr_pad, blurred_ref, tops.reshape(-1, 2), matches.reshape(-1, 2)).reshape(
+                    matches.shape)
         for r, row_tops, row_matches in zip(band, tops, matches):  # fold each patch row as soon as it is made
             parts = []
             for i in range(0, cols, batch):

@@ -13,7 +13,7 @@ from refsr.archs.ccnet import CCNet
 from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import HR_CHANNELS, SSNet
 from refsr.degrade import crop_to_multiple, degrade
-from refsr.methods import METHODS, super_resolve
+from refsr.methods import METHODS, refsr_models, super_resolve
 from refsr.metrics import psnr
 from refsr.patches import fold_band, gather, patch_grid, patch_origins
 from refsr.synthesis import RefSRModels, fusion_weights, match_centers, refsr_super_resolve
@@ -160,6 +160,8 @@ def lf_scores(hci_antinous: Path) -> dict:
     models = RefSRModels(shipped.load("ccnet"), shipped.load("srresnet_nn"), shipped.load("ssnet").without_alignment())
     sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), models)
     scores["refsr-offset-off"] = psnr(to_image(sr[0]), truth)
+    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), refsr_models("cpu"), subpixel=False)
+    scores["refsr-whole-pixel"] = psnr(to_image(sr[0]), truth)
     return scores
 
 
@@ -184,6 +186,10 @@ def test_shipped_refsr_beats_flow_warp_on_the_light_field(lf_scores: dict[str, f
 
 def test_learned_alignment_pays_on_the_light_field(lf_scores: dict[str, float]) -> None:
     assert lf_scores["refsr"] - lf_scores["refsr-offset-off"] >= 0.8, lf_scores
+
+
+def test_subpixel_refinement_pays_on_the_light_field(lf_scores: dict[str, float]) -> None:
+    assert lf_scores["refsr"] - lf_scores["refsr-whole-pixel"] >= 0.25, lf_scores
 
 
 def test_shipped_refsr_beats_srresnet_nn(lf_scores: dict[str, float]) -> None:

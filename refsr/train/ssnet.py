@@ -18,6 +18,7 @@ from refsr.archs.ssnet import SSNet
 from refsr.degrade import SCALE, crop_to_multiple, degrade, upsample
 from refsr.devices import pick_device
 from refsr.matching.search import SEARCH
+from refsr.matching.subpixel import degradation_blur, refine_matches
 from refsr.metrics import psnr
 from refsr.patches import (HR_PATCH, PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins,
                            reference_patches)
@@ -54,13 +55,13 @@ class Prepared:
     hr: torch.Tensor  # (3, 8h, 8w) ground truth
     ref: torch.Tensor  # (3, H', W')
     tops: torch.Tensor  # (P, 2) LR patch corners
-    matches: torch.Tensor  # (P, 2) CC-Net matches of the patch centres
+    matches: torch.Tensor  # (P, 2) float CC-Net matches of the patch centres, refined to sub-pixel
 
 
 @torch.no_grad()
 def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: Config, device: torch.device,
             augment: bool = True) -> Prepared:
-    """Augment (rot90, 8x8 offset, optional crop), degrade, and match every patch centre with CC-Net."""
+    """Augment (rot90, 8x8 offset, optional crop), degrade, match every patch centre with CC-Net, refine."""
     offset = (0, 0)
     if augment:
         pair = rot90_pair(pair, int(rng.integers(4)))
@@ -86,6 +87,7 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
     tops = patch_origins(range(rows), cols, device)
     matches = match_centers(frozen.ccnet, upsample(lr, SCALE, "bilinear"), ref, patch_centers(tops), config.search,
                             ref_origin=ref_origin)
+    matches = refine_matches(lr, degradation_blur(ref), tops, matches)
     return Prepared(frozen.srresnet_nn.body(lr)[0], upsample(lr, SCALE, "bicubic")[0], hr, ref[0], tops, matches)
 
 
