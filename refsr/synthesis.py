@@ -120,7 +120,7 @@ def refsr_super_resolve(
     `batch`: SS-Net patches per call (default 32 on CPU, where small batches stay in cache, 256 on GPU);
     `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision);
     `known_matches`: (8h, 8w, 2) long reference pixel of each input pixel, -1 where unknown; a patch
-    centre that has one takes it instead of CC-Net's match (ground truth for the benchmark's oracle rows);
+    centre that has one takes it instead of CC-Net's match, refined alike (the benchmark's oracle rows);
     `vote_spacing`: px between a patch centre and the neighbours that vote on its match (0: no vote);
     `subpixel`: refine each match to 1/8 px by agreement with the LR input (`refsr.matching.subpixel`).
     """
