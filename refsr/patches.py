@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from refsr.degrade import SCALE
+from refsr.tensors import sampling_grid
 
 PATCH = 8   # LR patch size
 STRIDE = 2  # LR stride between patches
@@ -51,7 +52,7 @@ def reference_patches(ref: torch.Tensor, matches: torch.Tensor, size: int) -> to
         (h, w), ar = ref.shape[-2:], torch.arange(size, device=ref.device) - half
         ys = (matches[:, 0, None] + ar)[:, :, None].expand(-1, -1, size)
         xs = (matches[:, 1, None] + ar)[:, None, :].expand(-1, size, -1)
-        grid = torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], -1).to(ref.dtype)
+        grid = sampling_grid(ys, xs, h, w).to(ref.dtype)
         crops = F.grid_sample(ref[None], grid.reshape(1, -1, size, 2), mode="bicubic", padding_mode="border",
                               align_corners=False)
         return crops.reshape(ref.shape[0], -1, size, size).transpose(0, 1)

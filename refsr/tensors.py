@@ -1,4 +1,5 @@
-"""Conversions between uint8 HxWx3 images (files, store) and float32 NCHW tensors in [0, 1]."""
+"""Conversions between uint8 HxWx3 images (files, store) and float32 NCHW tensors in [0, 1], and from
+pixel positions to `grid_sample` coordinates."""
 from __future__ import annotations
 
 import numpy as np
@@ -22,3 +23,9 @@ def to_image(tensor: torch.Tensor) -> np.ndarray:
     array = tensor.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1)
     array = array.cpu().numpy()
     return array[0] if squeeze else array
+
+
+def sampling_grid(ys: torch.Tensor, xs: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Float pixel rows and columns (same shape) of an (h, w) image -> `grid_sample`'s (x, y) in [-1, 1]
+    (`align_corners=False`: pixel centres), stacked last."""
+    return torch.stack([(2 * xs + 1) / w - 1, (2 * ys + 1) / h - 1], -1)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from refsr.degrade import SCALE
 from refsr.patches import PATCH, patch_centers
+from refsr.tensors import sampling_grid
 
 STEPS = (0.5, 0.25, 0.125)  # HR px: each stage tries the 3 x 3 shifts -step, 0, +step around the best so far
 CUBIC_A = -0.5  # the antialiased bicubic kernel of torch's interpolate (and PIL)
@@ -51,7 +52,7 @@ def degradation_blur(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
 def _sample(image: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Bilinear samples (C, *pos.shape[:-1]) of image (1, C, H, W) at float (y, x) pixel positions `pos`."""
     h, w = image.shape[-2:]
-    grid = torch.stack([(2 * pos[..., 1] + 1) / w - 1, (2 * pos[..., 0] + 1) / h - 1], -1)
+    grid = sampling_grid(pos[..., 0], pos[..., 1], h, w)
     out = F.grid_sample(image, grid.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border", align_corners=False)
     return out.reshape(image.shape[1], *pos.shape[:-1])
 
