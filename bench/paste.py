@@ -34,17 +34,17 @@ DEFAULT_PAIRS = (*(sintel_pair_name("final", clip, 2) for clip in VALIDATION_CLI
 
 
 class Paste(nn.Module):
-    """Stands in for SS-Net: the reference patch as the prediction, full weight."""
+    """Stands in for SS-Net: the reference patch as the prediction, full weight, one agreement for all."""
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
-        return ref, torch.ones_like(ref)
+        return ref, torch.ones_like(ref), torch.zeros_like(ref[:, :1])
 
 
 class Detail(nn.Module):
-    """Stands in for SS-Net: bicubic plus the reference patch's detail, full weight."""
+    """Stands in for SS-Net: bicubic plus the reference patch's detail, full weight, one agreement for all."""
 
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
-        return bicubic + reference_detail(ref), torch.ones_like(ref)
+        return bicubic + reference_detail(ref), torch.ones_like(ref), torch.zeros_like(ref[:, :1])
 
 
 def main(argv: list[str] | None = None) -> int:

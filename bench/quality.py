@@ -40,8 +40,8 @@ from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, SR_BENCHMARKS, dense_
                             lightfield_pair_name, validation_pairs)
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the method's
-# default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-vote" | "no-subpixel" (the
-# --ablate-reference rows),
+# default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-alignment-check" | "no-agreement" |
+# "no-vote" | "no-subpixel" (the --ablate-reference rows),
 # "ensemble" (the real reference, the method's flip ensemble))
 ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "bicubic": ("bicubic", "mask", None, "real"),
@@ -60,6 +60,8 @@ ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-grey": ("refsr", "mask", None, "grey"),
     "refsr-mask-unrelated": ("refsr", "mask", None, "unrelated"),
     "refsr-mask-no-offset": ("refsr", "mask", None, "no-offset"),
+    "refsr-mask-no-alignment-check": ("refsr", "mask", None, "no-alignment-check"),
+    "refsr-mask-no-agreement": ("refsr", "mask", None, "no-agreement"),
     "refsr-mask-no-vote": ("refsr", "mask", None, "no-vote"),
     "refsr-mask-no-subpixel": ("refsr", "mask", None, "no-subpixel"),
 }
@@ -82,6 +84,8 @@ LABELS = {  # rows that run a method as it is take its label
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
     "refsr-mask-no-offset": "RefSR-Net (mask), learned alignment off (SS-Net offset head zeroed)",
+    "refsr-mask-no-alignment-check": "RefSR-Net (mask), learned alignment taken everywhere (its check off)",
+    "refsr-mask-no-agreement": "RefSR-Net (mask), patches fused by their masks alone (agreement weight off)",
     "refsr-mask-no-vote": "RefSR-Net (mask), CC-Net matches without the neighbourhood vote",
     "refsr-mask-no-subpixel": "RefSR-Net (mask), whole-pixel matches (sub-pixel refinement off)",
     "refsr-mask-oracle": "RefSR-Net (mask), ground-truth matches instead of CC-Net's (oracle)",
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             if kind == "oracle":
                 sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
-            elif kind in ("no-offset", "no-vote", "no-subpixel"):
+            elif kind in ("no-offset", "no-alignment-check", "no-agreement", "no-vote", "no-subpixel"):
                 sr = ablated_super_resolve(lr, pair.reference, fusion, kind, device, args.precision)
             else:
                 options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision,
@@ -257,12 +261,15 @@ def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, kno
 def ablated_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, kind: str, device: torch.device,
                           precision: str) -> np.ndarray:
     """RefSR with one part switched off: SS-Net's learned alignment ("no-offset", its offset head zeroed),
-    the neighbourhood vote of the matches ("no-vote") or their sub-pixel refinement ("no-subpixel")."""
+    the check that keeps that alignment only where the input agrees ("no-alignment-check"), the
+    agreement weight of mask fusion ("no-agreement"), the neighbourhood vote of the matches ("no-vote")
+    or their sub-pixel refinement ("no-subpixel")."""
     m = refsr_models(device)
-    models = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment()) if kind == "no-offset" else m
+    ssnet = {"no-offset": m.ssnet.without_alignment, "no-alignment-check": m.ssnet.without_alignment_check}
+    models = RefSRModels(m.ccnet, m.srresnet_nn, ssnet[kind]()) if kind in ssnet else m
     sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(reference, device), models, fusion=fusion,
                                 precision=precision, vote_spacing=0 if kind == "no-vote" else VOTE_SPACING,
-                                subpixel=kind != "no-subpixel")
+                                subpixel=kind != "no-subpixel", weigh_agreement=kind != "no-agreement")
     return to_image(sr[0])
 
 

@@ -28,6 +28,7 @@ from refsr.patches import (HR_PATCH, PATCH, STRIDE, fold_band, gather, padded_lr
 
 HALF_RF = RECEPTIVE_FIELD // 2
 FUSIONS = ("mask", "average")  # how overlapping patches are fused (`fusion_weights`)
+QUANTIZATION_VARIANCE = 1 / (255**2 * 12)  # of 8-bit pixels: the floor of any patch's lowpass mismatch
 
 
 @dataclass
@@ -48,6 +49,21 @@ def fusion_weights(mask: torch.Tensor, fusion: str) -> torch.Tensor:
     if fusion == "mask":
         return kornia.filters.gaussian_blur2d(mask.mean(1, keepdim=True), (19, 19), (3.0, 3.0), border_type="replicate")
     raise ValueError(f"unknown fusion {fusion!r} ({' | '.join(FUSIONS)})")
+
+
+def agreement(mismatch: torch.Tensor) -> torch.Tensor:
+    """How far each patch's prediction is trusted per pixel in mask fusion: 1 / RMS of its reference's lowpass
+    mismatch with the input (SS-Net's third output) over about one LR pixel (Gaussian, sigma SCALE px),
+    floored at 8-bit quantisation noise.
+
+    Args:
+        mismatch: (N, 1, S, S) `refsr.archs.ssnet.lowpass_mismatch`.
+
+    Returns:
+        (N, 1, S, S).
+    """
+    local = kornia.filters.gaussian_blur2d(mismatch, (4 * SCALE + 1,) * 2, (SCALE, SCALE), border_type="replicate")
+    return (local + QUANTIZATION_VARIANCE).rsqrt()
 
 
 def _span(lo: int, hi: int, margin: int, size: int) -> tuple[int, int]:
@@ -113,9 +129,12 @@ def refsr_super_resolve(
     lr: torch.Tensor, ref: torch.Tensor, models: RefSRModels, fusion: str = "mask", search: int = SEARCH,
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
     timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
-    vote_spacing: int = VOTE_SPACING, subpixel: bool = True,
+    vote_spacing: int = VOTE_SPACING, subpixel: bool = True, weigh_agreement: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
+
+    The fusion weight sum is that of `fusion_weights` alone; `weigh_agreement` further weighs each
+    patch in mask fusion by its `agreement` with the input.
 
     `batch`: SS-Net patches per call (default 32 on CPU, where small batches stay in cache, 256 on GPU);
     `precision`: 'auto' | 'fp32' | 'bf16' for the networks (refsr.precision);
@@ -128,6 +147,7 @@ def refsr_super_resolve(
     if h < PATCH or w < PATCH:
         raise InputError("<input>", f"LR image of {w}x{h} is smaller than one {PATCH}x{PATCH} patch")
     bf16 = use_bf16(precision, lr.device)
+    weigh = weigh_agreement and fusion == "mask"
     batch = batch or (256 if lr.is_cuda else 32)
     hp, wp = padded_lr_size(h, w)
     lr_pad = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
@@ -143,7 +163,7 @@ def refsr_super_resolve(
     if known_matches is not None:
         known_matches = F.pad(known_matches.permute(2, 0, 1), (0, (wp - w) * SCALE, 0, (hp - h) * SCALE),
                               value=-1).permute(1, 2, 0)
-    out = torch.zeros(4, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum and weight sum
+    out = torch.zeros(5, hp * SCALE, wp * SCALE, device=lr.device)  # weighted RGB sum, weight sum, fusion weight sum
     # The voting neighbours widen the reference crop like a wider search; the input crop's features
     # stay alive beside it for the vote and are never larger, so each gets half the budget.
     tile_rows, tile_cols = tile_shape(rows, cols, ref.shape, search + vote_spacing, memory_budget / 2)
@@ -170,10 +190,11 @@ def refsr_super_resolve(
                     inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], row_matches[i : i + batch], HR_PATCH),
                               gather(bicubic, t * SCALE, HR_PATCH))
                 with timer("ssnet"), autocast(lr.device, bf16):
-                    sr, mask = (x.float() for x in models.ssnet(*inputs))
+                    sr, mask, mismatch = (x.float() for x in models.ssnet(*inputs))
                 with timer("fusion"):
                     wgt = fusion_weights(mask, fusion)
-                    parts.append(torch.cat([sr * wgt, wgt], 1))
+                    share = wgt * agreement(mismatch) if weigh else wgt
+                    parts.append(torch.cat([sr * share, share, wgt], 1))
             with timer("fusion"):
                 row_out = fold_band(torch.cat(parts), cols, SCALE)
                 y0 = r * STRIDE * SCALE
@@ -181,5 +202,5 @@ def refsr_super_resolve(
             bar.update(cols)
     bar.close()
     out = out[:, : h * SCALE, : w * SCALE]
-    sr = out[:3] / out[3:].clamp_min(1e-8)
-    return sr[None].clamp(0, 1), out[3]
+    sr = out[:3] / out[3:4].clamp_min(1e-8)
+    return sr[None].clamp(0, 1), out[4]

@@ -1,11 +1,15 @@
-"""refsr.archs.ssnet: shapes, the HR encoder levels, the gated reference detail, pixel shifts, SP upsampling."""
+"""refsr.archs.ssnet: shapes, the HR encoder levels, the gated reference detail, pixel shifts, the alignment check,
+SP upsampling."""
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from refsr.archs.ssnet import HR_CHANNELS, MAX_OFFSET, HREncoder, SSNet, reference_detail, shift_pixels
+from refsr.archs.ssnet import (HR_CHANNELS, MAX_OFFSET, HREncoder, SSNet, lowpass_mismatch, reference_detail,
+                               reference_lowpass, shift_pixels)
+from refsr.io.images import read_image
+from refsr.tensors import to_tensor
 
 
 @torch.no_grad()
@@ -16,10 +20,11 @@ def test_hr_encoder_levels() -> None:
 
 @torch.no_grad()
 def test_ssnet_shape() -> None:
-    sr, mask = SSNet().eval()(torch.rand(5, 64, 8, 8), torch.rand(5, 3, 64, 64), torch.rand(5, 3, 64, 64))
+    sr, mask, mismatch = SSNet().eval()(torch.rand(5, 64, 8, 8), torch.rand(5, 3, 64, 64), torch.rand(5, 3, 64, 64))
     assert sr.shape == (5, 3, 64, 64)
     assert mask.shape == (5, HR_CHANNELS[0], 64, 64)
     assert ((mask >= 0) & (mask <= 1)).all()
+    assert mismatch.shape == (5, 1, 64, 64) and bool((mismatch >= 0).all())
 
 
 def test_reference_detail_is_what_the_lr_cannot_see() -> None:
@@ -36,7 +41,7 @@ def test_ssnet_adds_the_reference_detail_under_its_gate(gate_bias: float, share:
     net = SSNet().eval()  # to_rgb starts at zero: the output is bicubic + gate * detail
     net.to_gate.bias.fill_(gate_bias)
     ref, bicubic = torch.rand(4, 3, 64, 64), torch.rand(4, 3, 64, 64)
-    sr, _ = net(torch.rand(4, 64, 8, 8), ref, bicubic)
+    sr, _, _ = net(torch.rand(4, 64, 8, 8), ref, bicubic)
     assert torch.allclose(sr, bicubic + share * reference_detail(ref), atol=1e-6)
 
 
@@ -57,15 +62,56 @@ def test_without_alignment_zeroes_the_offset_of_a_copy() -> None:
     assert bool((net.to_offset.bias == 1.0).all())  # the original keeps its alignment
 
 
+def test_without_alignment_check_turns_off_only_the_check_of_a_copy() -> None:
+    net = SSNet()
+    unchecked = net.without_alignment_check()
+    assert net.check_alignment and not unchecked.check_alignment
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), unchecked.state_dict().values()))
+
+
+def _shifted_right(ref: torch.Tensor, px: float) -> torch.Tensor:
+    return shift_pixels(ref, torch.tensor([0.0, px]).view(1, 2, 1, 1).expand(len(ref), 2, *ref.shape[-2:]))
+
+
 @torch.no_grad()
 def test_ssnet_takes_the_detail_where_its_offset_points() -> None:
-    net = SSNet().eval()
+    net = SSNet().without_alignment_check().eval()
     net.to_gate.bias.fill_(30.0)  # gate fully open
     net.to_offset.bias.copy_(torch.tensor([0.0, 1e9]))  # tanh saturates: MAX_OFFSET px to the right
     ref, bicubic = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
-    sr, _ = net(torch.rand(2, 64, 8, 8), ref, bicubic)
-    shifted = shift_pixels(ref, torch.tensor([0.0, MAX_OFFSET]).view(1, 2, 1, 1).expand(2, 2, 64, 64))
-    assert torch.allclose(sr, bicubic + reference_detail(shifted), atol=1e-5)
+    sr, _, _ = net(torch.rand(2, 64, 8, 8), ref, bicubic)
+    assert torch.allclose(sr, bicubic + reference_detail(_shifted_right(ref, MAX_OFFSET)), atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def real_patches(data_root) -> torch.Tensor:
+    """Four 64x64 crops of a real photograph (Set5 butterfly), float (4, 3, 64, 64)."""
+    image = to_tensor(read_image(data_root / "sr_benchmarks" / "Set5" / "butterfly.png"))
+    return torch.cat([image[..., y : y + 64, x : x + 64] for y in (40, 120) for x in (40, 120)])
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("true_shift, kept", [(MAX_OFFSET, True), (-MAX_OFFSET, False)])
+def test_ssnet_keeps_its_alignment_only_where_the_input_agrees(real_patches, true_shift: float, kept: bool) -> None:
+    net = SSNet().eval()
+    net.to_gate.bias.fill_(30.0)
+    net.to_offset.bias.copy_(torch.tensor([0.0, 1e9]))  # the net aligns MAX_OFFSET px to the right
+    ref = real_patches
+    shifted = _shifted_right(ref, MAX_OFFSET)
+    bicubic = reference_lowpass(_shifted_right(ref, true_shift))  # what the input sees of the true content
+    sr, _, mismatch = net(torch.rand(4, 64, 8, 8), ref, bicubic)
+    used = shifted if kept else ref
+    assert torch.allclose(sr, bicubic + reference_detail(used), atol=1e-5)
+    assert torch.allclose(mismatch, lowpass_mismatch(reference_lowpass(used), bicubic))
+    unchecked = net.without_alignment_check()(torch.rand(4, 64, 8, 8), ref, bicubic)[0]
+    assert torch.allclose(unchecked, bicubic + reference_detail(shifted), atol=1e-5)
+
+
+def test_lowpass_mismatch_ignores_a_brightness_offset(real_patches) -> None:
+    low = reference_lowpass(real_patches)
+    other = reference_lowpass(_shifted_right(real_patches, MAX_OFFSET))
+    assert lowpass_mismatch(low, low + 0.1).abs().max() < 1e-10
+    assert bool((lowpass_mismatch(other, low + 0.1).mean((1, 2, 3)) > 1e-5).all())
 
 
 @torch.no_grad()

@@ -16,7 +16,8 @@ from refsr.degrade import crop_to_multiple, degrade
 from refsr.methods import METHODS, refsr_models, super_resolve
 from refsr.metrics import psnr
 from refsr.patches import fold_band, gather, patch_grid, patch_origins
-from refsr.synthesis import RefSRModels, fusion_weights, match_centers, refsr_super_resolve
+from refsr.synthesis import (QUANTIZATION_VARIANCE, RefSRModels, agreement, fusion_weights, match_centers,
+                             refsr_super_resolve)
 from refsr.tensors import to_image, to_tensor
 
 SHIPPED = ("ccnet", "srresnet", "srresnet_nn", "ssnet")
@@ -76,8 +77,8 @@ class _ConstantMaskSSNet(SSNet):
     """SS-Net whose mask is replaced by one constant: mask fusion must then equal average fusion."""
 
     def forward(self, f_lr, ref, bicubic):
-        sr, mask = super().forward(f_lr, ref, bicubic)
-        return sr, torch.full_like(mask, 0.4)
+        sr, mask, mismatch = super().forward(f_lr, ref, bicubic)
+        return sr, torch.full_like(mask, 0.4), mismatch
 
 
 @torch.no_grad()
@@ -88,13 +89,51 @@ def test_refsr_mask_fusion_equals_average_when_masks_are_equal() -> None:
     nets.ssnet = const
     lr = torch.rand(1, 3, 13, 17)
     ref = torch.rand(1, 3, 120, 150)
-    mask, mask_confidence = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8)
+    mask, mask_confidence = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8, weigh_agreement=False)
     avg, avg_confidence = refsr_super_resolve(lr, ref, nets, fusion="average", search=8)
     torch.testing.assert_close(mask, avg)
     # the confidence is the fusion weight sum (conventions.md): patches covering a pixel x their weight
     assert mask_confidence.shape == avg_confidence.shape == (13 * 8, 17 * 8)
     torch.testing.assert_close(mask_confidence, 0.4 * avg_confidence, atol=0, rtol=2e-3)  # 0.4 in bf16
     assert avg_confidence.min() == 1 and avg_confidence.max() == 16  # 64x64 footprints 16 px apart
+
+
+class _TwoPatchKinds(torch.nn.Module):
+    """Stands in for SS-Net: patches alternately predict 0.2 in perfect agreement and 0.8 in poor agreement."""
+
+    def forward(self, f_lr, ref, bicubic):
+        n = len(ref)
+        good = torch.arange(n) % 2 == 0
+        sr = torch.where(good[:, None, None, None], 0.2, 0.8).expand(n, 3, 64, 64)
+        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.where(good, 0.0, 1e-2)[:, None, None, None].expand(
+            n, 1, 64, 64)
+
+
+def test_agreement_falls_with_the_mismatch_down_to_quantisation_noise() -> None:
+    levels = torch.tensor([0.0, QUANTIZATION_VARIANCE, 1e-4, 1e-2])
+    weights = agreement(levels[:, None, None, None].expand(4, 1, 64, 64))
+    assert weights.shape == (4, 1, 64, 64)
+    torch.testing.assert_close(weights[0], torch.full((1, 64, 64), QUANTIZATION_VARIANCE**-0.5))
+    assert bool((weights[:, 0, 32, 32].diff() < 0).all())
+
+
+def test_agreement_is_local() -> None:
+    mismatch = torch.zeros(1, 1, 64, 64)
+    mismatch[..., :, 40:] = 1e-2  # the right part of the patch disagrees
+    weights = agreement(mismatch)[0, 0, 32]
+    assert weights[:16].min() > 10 * weights[48:].max()
+
+
+@torch.no_grad()
+def test_mask_fusion_leans_on_the_patches_that_agree_with_the_input() -> None:
+    nets = _random_nets()
+    nets.ssnet = _TwoPatchKinds()
+    lr, ref = torch.rand(1, 3, 13, 17), torch.rand(1, 3, 120, 150)
+    weighed, confidence = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8)
+    plain, plain_confidence = refsr_super_resolve(lr, ref, nets, fusion="mask", search=8, weigh_agreement=False)
+    assert 0.45 < float(plain.mean()) < 0.55  # half the patches of each kind
+    assert float(weighed.mean()) < 0.25  # the agreeing patches dominate wherever they reach
+    torch.testing.assert_close(confidence, plain_confidence)  # the confidence stays the mask weight sum
 
 
 def test_gather_crops_patches_at_their_origins() -> None:
@@ -213,6 +252,8 @@ def stereo_scores(data_root: Path) -> dict[str, float]:
     scores["refsr-grey-reference"] = psnr(super_resolve(lr, np.full_like(pair.reference, 128), "refsr", device="cpu"),
                                           truth)
     scores["refsr-ensemble"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu", ensemble=True), truth)
+    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), refsr_models("cpu"), weigh_agreement=False)
+    scores["refsr-unweighed"] = psnr(to_image(sr[0]), truth)
     return scores
 
 
@@ -224,23 +265,40 @@ def test_shipped_refsr_uses_its_reference_on_an_unseen_stereo_scene(stereo_score
     assert stereo_scores["refsr"] - stereo_scores["refsr-grey-reference"] >= 2.5, stereo_scores
 
 
+def test_the_agreement_weight_pays_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
+    assert stereo_scores["refsr"] - stereo_scores["refsr-unweighed"] >= 0.25, stereo_scores
+
+
 def test_the_flip_ensemble_pays_on_an_unseen_stereo_scene(stereo_scores: dict[str, float]) -> None:
     assert stereo_scores["refsr-ensemble"] >= stereo_scores["refsr"] + 0.1, stereo_scores
 
 
-def test_shipped_refsr_beats_flow_warp_on_an_unseen_sintel_clip(sintel_root: Path) -> None:
-    """Sintel final cave_2 frame 3 from 2 (a validation clip). On alley_1 RefSR is still behind
-    flow-warp (bench/results/quality_cpu.md); this guards the clip where it leads."""
+@pytest.fixture(scope="module")
+def sintel_scores(sintel_root: Path) -> dict[str, float]:
+    """PSNR (dB) on Sintel final alley_1 frame 3 from 2 (a validation clip, the one where RefSR trailed flow-warp
+    before the alignment check and the agreement weight)."""
     if not all(shipped.available(n) for n in METHODS["refsr"].weights):
         pytest.skip("shipped weights missing (refsr/weights/*.pt)")
     from refsr.io.sintel import read_clip
 
-    clip = read_clip(sintel_root, "cave_2", "final", frames=[2, 3])
+    clip = read_clip(sintel_root, "alley_1", "final", frames=[2, 3])
     index = {n: i for i, n in enumerate(clip.numbers)}
     target, reference = clip.frames[index[3]], clip.frames[index[2]]
     truth, lr = crop_to_multiple(target), degrade(target)
     scores = {m: psnr(super_resolve(lr, reference, m, device="cpu"), truth) for m in ("refsr", "flow-warp")}
-    assert scores["refsr"] >= scores["flow-warp"] + 0.5, scores
+    m = refsr_models("cpu")
+    unchecked = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment_check())
+    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(reference), unchecked)
+    scores["refsr-unchecked"] = psnr(to_image(sr[0]), truth)
+    return scores
+
+
+def test_shipped_refsr_beats_flow_warp_on_a_sintel_validation_clip(sintel_scores: dict[str, float]) -> None:
+    assert sintel_scores["refsr"] >= sintel_scores["flow-warp"] + 0.4, sintel_scores
+
+
+def test_alignment_check_pays_on_sintel(sintel_scores: dict[str, float]) -> None:
+    assert sintel_scores["refsr"] - sintel_scores["refsr-unchecked"] >= 0.5, sintel_scores
 
 
 def test_precision_choice() -> None:

@@ -11,7 +11,9 @@ Beyond the paper: the reference patch's detail (the patch minus its own x8 degra
 version, what the LR input cannot see) is added to the output under a learned per-pixel gate, so
 copying well-matched detail is one gate away instead of a mapping to learn, after re-sampling the
 patch along a learned per-pixel offset of at most MAX_OFFSET px, since one match per patch cannot
-follow motion that varies across it (docs/method.md "Equation 2 readings").
+follow motion that varies across it; the offset is kept only for patches it brings closer to the
+input where the input can judge, at low resolution (`lowpass_mismatch`, also returned for fusion;
+docs/method.md "Alignment check").
 """
 from __future__ import annotations
 
@@ -32,8 +34,20 @@ def _conv(c_in: int, c_out: int) -> nn.Conv2d:
     return nn.Conv2d(c_in, c_out, 3, padding=1)
 
 
+def reference_lowpass(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """What the LR input can see of a reference patch: the patch x`scale` degraded, then upsampled as the input is.
+
+    Args:
+        ref: (N, 3, S, S) reference patches in [0, 1], S a multiple of `scale`.
+
+    Returns:
+        (N, 3, S, S).
+    """
+    return upsample(downsample(ref, scale), scale, "bicubic")
+
+
 def reference_detail(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
-    """What the LR input cannot see of a reference patch: the patch minus its x`scale` degraded, upsampled self.
+    """What the LR input cannot see of a reference patch: the patch minus its `reference_lowpass`.
 
     Args:
         ref: (N, 3, S, S) reference patches in [0, 1], S a multiple of `scale`.
@@ -41,7 +55,30 @@ def reference_detail(ref: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
     Returns:
         (N, 3, S, S) zero-mean detail.
     """
-    return ref - upsample(downsample(ref, scale), scale, "bicubic")
+    return ref - reference_lowpass(ref, scale)
+
+
+def lowpass_mismatch(lowpass: torch.Tensor, bicubic: torch.Tensor, margin: int = SCALE) -> torch.Tensor:
+    """Where a reference patch disagrees with the input: the squared difference between its lowpass and the
+    upsampled input patch, per pixel, each patch's mean difference (a brightness change) removed.
+
+    The outer `margin` px, where the patch's own degradation sees past its edge, repeat the nearest inner ones.
+
+    Args:
+        lowpass: (N, 3, S, S) `reference_lowpass` of reference patches.
+        bicubic: (N, 3, S, S) the bicubic upsampled input patches.
+
+    Returns:
+        (N, 1, S, S) the channel mean.
+    """
+    d = (lowpass - bicubic)[..., margin:-margin, margin:-margin]
+    inner = (d - d.mean((-2, -1), keepdim=True)).square().mean(1, keepdim=True)
+    return F.pad(inner, (margin,) * 4, mode="replicate")
+
+
+def _inner_mean(mismatch: torch.Tensor, margin: int = SCALE) -> torch.Tensor:
+    """(N, 1, S, S) `lowpass_mismatch` -> (N,) its mean over the pixels it measured (not the repeated border)."""
+    return mismatch[..., margin:-margin, margin:-margin].mean((1, 2, 3))
 
 
 def shift_pixels(image: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
@@ -108,14 +145,18 @@ class FusionScale(nn.Module):
 
 
 class SSNet(nn.Module):
-    """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0)).
+    """(F_LR (N, 64, 8, 8), reference patch (N, 3, 64, 64), bicubic patch (N, 3, 64, 64)) -> (RGB, mask M^(0),
+    mismatch (N, 1, 64, 64)).
 
-    RGB = bicubic + to_rgb(F_fuse^(0)) + gate(F_fuse^(0)) * reference_detail(shift_pixels(reference patch,
-    offset(F_fuse^(0)))).
+    RGB = bicubic + to_rgb(F_fuse^(0)) + gate(F_fuse^(0)) * reference_detail(A), A the reference patch
+    shifted along offset(F_fuse^(0)), or the patch as matched where its mean `lowpass_mismatch` is lower
+    (unless `check_alignment` is off); mismatch = `lowpass_mismatch` of A.
     """
 
-    def __init__(self, lr_channels: int = LR_CHANNELS, widths: tuple[int, ...] = HR_CHANNELS):
+    def __init__(self, lr_channels: int = LR_CHANNELS, widths: tuple[int, ...] = HR_CHANNELS,
+                 check_alignment: bool = True):
         super().__init__()
+        self.check_alignment = check_alignment
         self.encoder = HREncoder(widths)
         scales = []
         c_prev, c_mask = lr_channels, 0
@@ -141,6 +182,12 @@ class SSNet(nn.Module):
                 p.zero_()
         return net
 
+    def without_alignment_check(self) -> "SSNet":
+        """A copy that takes its learned alignment everywhere, unchecked (an ablation)."""
+        net = copy.deepcopy(self)
+        net.check_alignment = False
+        return net
+
     def forward(self, f_lr: torch.Tensor, ref: torch.Tensor, bicubic: torch.Tensor):
         hr_feats = self.encoder(ref)
         x, logits, mask = f_lr, None, None
@@ -148,5 +195,12 @@ class SSNet(nn.Module):
             x, logits, mask = scale(x, hr, logits)
         gate = torch.sigmoid(self.to_gate(x))
         offset = MAX_OFFSET * torch.tanh(self.to_offset(x).float())
-        aligned = shift_pixels(ref.float(), offset)
-        return bicubic + self.to_rgb(x) + gate * reference_detail(aligned), mask
+        ref, seen = ref.float(), bicubic.float()
+        aligned = shift_pixels(ref, offset)
+        mismatch = lowpass_mismatch(reference_lowpass(aligned), seen)
+        if self.check_alignment:
+            as_matched = lowpass_mismatch(reference_lowpass(ref), seen)
+            kept = (_inner_mean(mismatch) < _inner_mean(as_matched))[:, None, None, None]
+            aligned = torch.where(kept, aligned, ref)
+            mismatch = torch.where(kept, mismatch, as_matched)
+        return bicubic + self.to_rgb(x) + gate * reference_detail(aligned), mask, mismatch
