@@ -25,13 +25,13 @@ def run_identity(store: str, scene: str, reference: Any, targets: Any, method: s
     """The identity of a run of `method` on `scene` (refsr.runs.run_identity).
 
     Reference and targets get their defaults and are checked (refsr.runs.resolve_targets);
-    `fusion` and `ensemble` are kept only for a method that takes them. `weights` is
-    `refsr.methods.method_weights(method)`.
+    `fusion` and `ensemble` are kept only for a method that takes them; the method's revision is
+    recorded. `weights` is `refsr.methods.method_weights(method)`.
     """
     reference, chosen = runs.resolve_targets(store, scene, reference, targets)
     used = methods.METHODS[method].applicable({"fusion": fusion, "ensemble": ensemble})
     return runs.run_identity(method, weights, reference, chosen, used.get("fusion"),
-                             ensemble=bool(used.get("ensemble")))
+                             ensemble=bool(used.get("ensemble")), revision=methods.METHODS[method].revision)
 
 
 # ---------------------------------------------------------------- tasks

@@ -37,6 +37,8 @@ class Method:
         back_project: back-projection iterations applied after it unless the caller says otherwise.
         options: the keyword-only parameters of `run` (derived, a subset of OPTIONS).
         uses_reference: whether it reads the reference image at all.
+        revision: raised whenever the method's output changes while its weights stay the same; part of
+            a run's identity, so that a store does not resume a run the older code made.
     """
 
     name: str
@@ -46,6 +48,7 @@ class Method:
     confidence: bool = False
     back_project: int = 0
     uses_reference: bool = False
+    revision: int = 0
     options: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,8 +107,9 @@ def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progre
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
+    # revision 1: SS-Net's alignment checked against the input, agreement-weighted fusion
     Method("refsr", "RefSR-Net (CC-Net + SS-Net)", _refsr, weights=("ccnet", "srresnet_nn", "ssnet"),
-           confidence=True, uses_reference=True),
+           confidence=True, uses_reference=True, revision=1),
     Method("bicubic", "Bicubic", _bicubic),
     Method("srresnet", "SRResNet", _srresnet("srresnet"), weights=("srresnet",)),
     Method("srresnet-nn", "SRResNet+NN", _srresnet("srresnet_nn"), weights=("srresnet_nn",)),

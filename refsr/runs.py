@@ -40,7 +40,7 @@ Store = str | Path
 # ---------------------------------------------------------------- identity
 
 def run_identity(method: str, weights: dict[str, str] | None, reference: Any, targets: Sequence[Sequence[int]],
-                 fusion: str | None, params: dict | None = None, ensemble: bool = False) -> dict:
+                 fusion: str | None, params: dict | None = None, ensemble: bool = False, revision: int = 0) -> dict:
     """The attributes that make a run what it is (store.RUN_IDENTITY), as the store gives them back.
 
     Args:
@@ -52,6 +52,8 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
         params: the fixed parameters; default {"scale": SCALE}.
         ensemble: whether the method runs as a flip ensemble (`refsr sr --ensemble`); recorded in
             params only when set, so the identities of the other runs stay what they were.
+        revision: the method's `refsr.methods.Method.revision`; recorded in params only when above 0,
+            for the same reason.
 
     Returns:
         A JSON-normalised dict (lists, Python ints) with keys method, weights, reference, targets,
@@ -60,7 +62,8 @@ def run_identity(method: str, weights: dict[str, str] | None, reference: Any, ta
     return zarr_store.json_round_trip({"method": method, "weights": weights, "reference": reference,
                                        "targets": [list(map(int, t)) for t in targets], "fusion": fusion,
                                        "params": {**({"scale": SCALE} if params is None else params),
-                                                  **({"ensemble": True} if ensemble else {})}})
+                                                  **({"ensemble": True} if ensemble else {}),
+                                                  **({"revision": revision} if revision else {})}})
 
 
 def default_run_id(identity: dict) -> str:

@@ -11,6 +11,7 @@ from refsr import runs
 from refsr import store as zarr_store
 from refsr.errors import InputError
 from refsr.io.lightfield import LightField
+from refsr.methods import METHODS
 
 
 @pytest.fixture
@@ -27,9 +28,9 @@ def test_run_identity_fills_defaults_and_keeps_only_options_the_method_takes(sto
     assert bicubic == runs.run_identity("bicubic", None, *runs.resolve_targets(store, "small", None, None), None)
     refsr = tasks.run_identity(store, "small", None, [[2, 2]], "refsr", "average", {"ccnet": "a" * 64})
     assert refsr["fusion"] == "average" and refsr["targets"] == [[2, 2]] and refsr["weights"] == {"ccnet": "a" * 64}
-    assert refsr["params"] == {"scale": 8}
+    assert refsr["params"] == {"scale": 8, "revision": METHODS["refsr"].revision}
     ensemble = tasks.run_identity(store, "small", None, [[2, 2]], "refsr", "average", {"ccnet": "a" * 64}, True)
-    assert ensemble == {**refsr, "params": {"scale": 8, "ensemble": True}}
+    assert ensemble == {**refsr, "params": {**refsr["params"], "ensemble": True}}
     assert tasks.run_identity(store, "small", None, None, "bicubic", "mask", None, True) == bicubic
     with pytest.raises(InputError, match="outside"):
         tasks.run_identity(store, "small", None, [[5, 5]], "bicubic", None, None)

@@ -83,6 +83,13 @@ def test_run_id_is_stable_and_follows_weights_and_targets() -> None:
     assert len(ids) == 3 and all(i.startswith("bicubic-") for i in ids)
 
 
+def test_a_new_revision_of_a_method_is_a_run_of_its_own() -> None:
+    before = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask")
+    revised = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask", revision=1)
+    assert revised["params"] == {"scale": 8, "revision": 1}
+    assert runs.default_run_id(revised) != runs.default_run_id(before) == "refsr-d4cb53ef"
+
+
 def test_a_flip_ensemble_run_is_a_run_of_its_own(store: str) -> None:
     plain = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask")
     ensemble = runs.run_identity("refsr", {"ccnet": "a" * 64}, [0, 0], [[3, 3]], "mask", ensemble=True)
