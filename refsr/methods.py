@@ -107,7 +107,6 @@ def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progre
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (
-    # revision 1: SS-Net's alignment checked against the input, agreement-weighted fusion
     Method("refsr", "RefSR-Net (CC-Net + SS-Net)", _refsr, weights=("ccnet", "srresnet_nn", "ssnet"),
            confidence=True, uses_reference=True, revision=1),
     Method("bicubic", "Bicubic", _bicubic),
