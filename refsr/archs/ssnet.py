@@ -197,10 +197,13 @@ class SSNet(nn.Module):
         offset = MAX_OFFSET * torch.tanh(self.to_offset(x).float())
         ref, seen = ref.float(), bicubic.float()
         aligned = shift_pixels(ref, offset)
-        mismatch = lowpass_mismatch(reference_lowpass(aligned), seen)
+        low = reference_lowpass(aligned)
+        mismatch = lowpass_mismatch(low, seen)
         if self.check_alignment:
-            as_matched = lowpass_mismatch(reference_lowpass(ref), seen)
+            low_matched = reference_lowpass(ref)
+            as_matched = lowpass_mismatch(low_matched, seen)
             kept = (_inner_mean(mismatch) < _inner_mean(as_matched))[:, None, None, None]
-            aligned = torch.where(kept, aligned, ref)
-            mismatch = torch.where(kept, mismatch, as_matched)
-        return bicubic + self.to_rgb(x) + gate * reference_detail(aligned), mask, mismatch
+            aligned, low, mismatch = (torch.where(kept, new, old) for new, old in
+                                      ((aligned, ref), (low, low_matched), (mismatch, as_matched)))
+        # aligned - low is reference_detail(aligned), its lowpass computed once
+        return bicubic + self.to_rgb(x) + gate * (aligned - low), mask, mismatch
