@@ -177,11 +177,22 @@ def test_tiled_synthesis_equals_one_tile(ref_size: tuple[int, int]) -> None:
 # ---------------------------------------------------------------- quality on a validation pair
 
 
+def _require_shipped_weights() -> None:
+    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
+        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+
+
+def _refsr_psnr(lr: np.ndarray, reference: np.ndarray, truth: np.ndarray, models: RefSRModels | None = None,
+                **options) -> float:
+    """PSNR (dB) of `refsr_super_resolve` with `models` (default: the shipped ones) and `options`."""
+    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(reference), models or refsr_models("cpu"), **options)
+    return psnr(to_image(sr[0]), truth)
+
+
 @pytest.fixture(scope="module")
 def lf_scores(hci_antinous: Path) -> dict:
     """PSNR (dB) of the shipped methods on the light-field validation pair (3,3) from (0,0), and RefSR's confidence."""
-    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
-        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    _require_shipped_weights()
     from refsr.datasets import LF_QUALITY_PAIR, lightfield_pair_name, lightfield_pairs
 
     pair = next(p for p in lightfield_pairs(hci_antinous, True, with_truth=False)
@@ -197,10 +208,8 @@ def lf_scores(hci_antinous: Path) -> dict:
         scores[f"refsr-{precision}"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu",
                                                           precision=precision), truth)
     models = RefSRModels(shipped.load("ccnet"), shipped.load("srresnet_nn"), shipped.load("ssnet").without_alignment())
-    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), models)
-    scores["refsr-offset-off"] = psnr(to_image(sr[0]), truth)
-    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), refsr_models("cpu"), subpixel=False)
-    scores["refsr-whole-pixel"] = psnr(to_image(sr[0]), truth)
+    scores["refsr-offset-off"] = _refsr_psnr(lr, pair.reference, truth, models)
+    scores["refsr-whole-pixel"] = _refsr_psnr(lr, pair.reference, truth, subpixel=False)
     return scores
 
 
@@ -242,8 +251,7 @@ def test_bf16_moves_refsr_psnr_by_at_most_005_db(lf_scores: dict[str, float]) ->
 @pytest.fixture(scope="module")
 def stereo_scores(data_root: Path) -> dict[str, float]:
     """PSNR (dB) on the stereo validation pair (Middlebury 2006, a scene never trained on)."""
-    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
-        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    _require_shipped_weights()
     from refsr.datasets import middlebury2006_pairs
 
     pair = middlebury2006_pairs(data_root / "middlebury2006", validation=True, with_truth=False)[0]
@@ -252,8 +260,7 @@ def stereo_scores(data_root: Path) -> dict[str, float]:
     scores["refsr-grey-reference"] = psnr(super_resolve(lr, np.full_like(pair.reference, 128), "refsr", device="cpu"),
                                           truth)
     scores["refsr-ensemble"] = psnr(super_resolve(lr, pair.reference, "refsr", device="cpu", ensemble=True), truth)
-    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(pair.reference), refsr_models("cpu"), weigh_agreement=False)
-    scores["refsr-unweighed"] = psnr(to_image(sr[0]), truth)
+    scores["refsr-unweighed"] = _refsr_psnr(lr, pair.reference, truth, weigh_agreement=False)
     return scores
 
 
@@ -277,8 +284,7 @@ def test_the_flip_ensemble_pays_on_an_unseen_stereo_scene(stereo_scores: dict[st
 def sintel_scores(sintel_root: Path) -> dict[str, float]:
     """PSNR (dB) on Sintel final alley_1 frame 3 from 2 (a validation clip, the one where RefSR trailed flow-warp
     before the alignment check and the agreement weight)."""
-    if not all(shipped.available(n) for n in METHODS["refsr"].weights):
-        pytest.skip("shipped weights missing (refsr/weights/*.pt)")
+    _require_shipped_weights()
     from refsr.io.sintel import read_clip
 
     clip = read_clip(sintel_root, "alley_1", "final", frames=[2, 3])
@@ -288,8 +294,7 @@ def sintel_scores(sintel_root: Path) -> dict[str, float]:
     scores = {m: psnr(super_resolve(lr, reference, m, device="cpu"), truth) for m in ("refsr", "flow-warp")}
     m = refsr_models("cpu")
     unchecked = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment_check())
-    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(reference), unchecked)
-    scores["refsr-unchecked"] = psnr(to_image(sr[0]), truth)
+    scores["refsr-unchecked"] = _refsr_psnr(lr, reference, truth, unchecked)
     return scores
 
 
