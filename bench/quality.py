@@ -33,6 +33,8 @@ from refsr.methods import METHODS, refsr_models, super_resolve
 from refsr.correspondence import correspondence_map
 from refsr.synthesis import RefSRModels, refsr_super_resolve
 from refsr.matching.vote import VOTE_SPACING
+from refsr.orientations import ORIENTATIONS
+from refsr.backproject import back_project
 from refsr.tensors import to_image, to_tensor
 from refsr.metrics import psnr, psnr_y, ssim
 from refsr.precision import PRECISIONS, describe_precision
@@ -41,7 +43,7 @@ from refsr.datasets import (DEFAULT_DATA, LF_QUALITY_PAIR, SR_BENCHMARKS, dense_
 
 # Table 3 rows: label -> (refsr.methods method, fusion, back-projection iterations or None = the method's
 # default, kind: "real" | "grey" | "unrelated" reference, "no-offset" | "no-alignment-check" | "no-agreement" |
-# "no-vote" | "no-subpixel" (the --ablate-reference rows),
+# "no-vote" | "no-subpixel" | "one-orientation" (the --ablate-reference rows),
 # "ensemble" (the real reference, the method's flip ensemble))
 ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "bicubic": ("bicubic", "mask", None, "real"),
@@ -53,7 +55,7 @@ ROWS: dict[str, tuple[str, str, int | None, str]] = {
     "flow-warp": ("flow-warp", "mask", None, "real"),
     "refsr-average": ("refsr", "average", None, "real"),
     "refsr-mask": ("refsr", "mask", None, "real"),
-    "refsr-mask-bp": ("refsr", "mask", 10, "real"),
+    "refsr-mask-no-bp": ("refsr", "mask", 0, "real"),
     "refsr-mask-ensemble": ("refsr", "mask", None, "ensemble"),
 }
 ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
@@ -64,6 +66,7 @@ ABLATIONS: dict[str, tuple[str, str, int | None, str]] = {
     "refsr-mask-no-agreement": ("refsr", "mask", None, "no-agreement"),
     "refsr-mask-no-vote": ("refsr", "mask", None, "no-vote"),
     "refsr-mask-no-subpixel": ("refsr", "mask", None, "no-subpixel"),
+    "refsr-mask-one-orientation": ("refsr", "mask", None, "one-orientation"),
 }
 # Ground-truth correspondence (Sintel flow, HCI disparity) in place of matching, where the pair has it.
 ORACLES: dict[str, tuple[str, str, int | None, str]] = {
@@ -79,7 +82,7 @@ LABELS = {  # rows that run a method as it is take its label
     "flow-warp": "Flow-warp (OpenCV DIS) + 10 back-projection iterations",
     "refsr-average": "RefSR-Net (average fusion)",
     "refsr-mask": "RefSR-Net (mask fusion)",
-    "refsr-mask-bp": "RefSR-Net (mask fusion) + 10 back-projection iterations",
+    "refsr-mask-no-bp": "RefSR-Net (mask fusion), no back-projection (`--back-project 0`)",
     "refsr-mask-ensemble": "RefSR-Net (mask fusion), flip ensemble (`--ensemble`)",
     "refsr-mask-grey": "RefSR-Net (mask), reference = constant grey",
     "refsr-mask-unrelated": "RefSR-Net (mask), reference = unrelated scene (Set14 baboon)",
@@ -88,6 +91,7 @@ LABELS = {  # rows that run a method as it is take its label
     "refsr-mask-no-agreement": "RefSR-Net (mask), patches fused by their masks alone (agreement weight off)",
     "refsr-mask-no-vote": "RefSR-Net (mask), CC-Net matches without the neighbourhood vote",
     "refsr-mask-no-subpixel": "RefSR-Net (mask), whole-pixel matches (sub-pixel refinement off)",
+    "refsr-mask-one-orientation": "RefSR-Net (mask), every patch synthesised as it is (orientations off)",
     "refsr-mask-oracle": "RefSR-Net (mask), ground-truth matches instead of CC-Net's (oracle)",
     "oracle-warp": "Oracle warp: reference pixels along ground truth, bicubic where unknown",
 }
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the first N Sintel pairs of each pass (for a quicker run)")
     parser.add_argument("--ablate-reference", action="store_true",
                         help="add RefSR with the reference replaced by grey and by an unrelated scene, and "
-                             "RefSR without SS-Net's learned alignment and without the vote of the matches")
+                             "RefSR with one of its parts switched off (ABLATIONS)")
     parser.add_argument("--oracle", action="store_true",
                         help="add RefSR fed ground-truth matches and the oracle warp (pairs with ground truth only)")
     args = parser.parse_args(argv)
@@ -204,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             if kind == "oracle":
                 sr = oracle_super_resolve(lr, pair.reference, method, known, device, args.precision)
-            elif kind in ("no-offset", "no-alignment-check", "no-agreement", "no-vote", "no-subpixel"):
+            elif kind in ("no-offset", "no-alignment-check", "no-agreement", "no-vote", "no-subpixel",
+                          "one-orientation"):
                 sr = ablated_super_resolve(lr, pair.reference, fusion, kind, device, args.precision)
             else:
                 options = METHODS[method].applicable({"fusion": fusion, "precision": args.precision,
@@ -254,23 +259,28 @@ def oracle_super_resolve(lr: np.ndarray, reference: np.ndarray, method: str, kno
     known_t = torch.as_tensor(known, device=device)
     if method == "oracle-warp":
         return to_image(oracle_warp_super_resolve(lr_t, ref_t, known_t)[0])
-    sr, _ = refsr_super_resolve(lr_t, ref_t, refsr_models(device), precision=precision, known_matches=known_t)
-    return to_image(sr[0])
+    return refsr_variant(lr_t, ref_t, refsr_models(device), precision=precision, known_matches=known_t)
+
+
+def refsr_variant(lr: torch.Tensor, reference: torch.Tensor, models: RefSRModels, **switches) -> np.ndarray:
+    """`refsr_super_resolve` with some of its `switches` changed, back-projected as the refsr method is."""
+    sr, _ = refsr_super_resolve(lr, reference, models, **switches)
+    return to_image(back_project(sr, lr, METHODS["refsr"].back_project)[0])
 
 
 def ablated_super_resolve(lr: np.ndarray, reference: np.ndarray, fusion: str, kind: str, device: torch.device,
                           precision: str) -> np.ndarray:
     """RefSR with one part switched off: SS-Net's learned alignment ("no-offset", its offset head zeroed),
     the check that keeps that alignment only where the input agrees ("no-alignment-check"), the
-    agreement weight of mask fusion ("no-agreement"), the neighbourhood vote of the matches ("no-vote")
-    or their sub-pixel refinement ("no-subpixel")."""
+    agreement weight of mask fusion ("no-agreement"), the neighbourhood vote of the matches ("no-vote"),
+    their sub-pixel refinement ("no-subpixel") or the turns of patch orientations ("one-orientation")."""
     m = refsr_models(device)
     ssnet = {"no-offset": m.ssnet.without_alignment, "no-alignment-check": m.ssnet.without_alignment_check}
     models = RefSRModels(m.ccnet, m.srresnet_nn, ssnet[kind]()) if kind in ssnet else m
-    sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(reference, device), models, fusion=fusion,
-                                precision=precision, vote_spacing=0 if kind == "no-vote" else VOTE_SPACING,
-                                subpixel=kind != "no-subpixel", weigh_agreement=kind != "no-agreement")
-    return to_image(sr[0])
+    return refsr_variant(to_tensor(lr, device), to_tensor(reference, device), models, fusion=fusion,
+                         precision=precision, vote_spacing=0 if kind == "no-vote" else VOTE_SPACING,
+                         subpixel=kind != "no-subpixel", weigh_agreement=kind != "no-agreement",
+                         orientations=1 if kind == "one-orientation" else ORIENTATIONS[-1])
 
 
 def replaced_reference(reference: np.ndarray, kind: str, unrelated: np.ndarray) -> np.ndarray:

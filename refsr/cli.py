@@ -231,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search", type=_int_in(1), default=SEARCH, help="refsr/exemplar: match search radius in HR pixels")
     p.add_argument("--flow", choices=("dis", "farneback"), default="dis", help="flow-warp: OpenCV flow algorithm")
     p.add_argument("--back-project", type=_int_in(0, MAX_BACK_PROJECT), metavar="N",
-                   help="iterations of back-projection after the method (unset: 10 for flow-warp, else 0)")
+                   help="iterations of back-projection after the method (unset: "
+                        + ", ".join(f"{m.back_project} for {m.name}" for m in METHODS.values() if m.back_project)
+                        + ", else 0)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="where the networks run")
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=PRECISION_HELP)
     p.set_defaults(func=cmd_sr)

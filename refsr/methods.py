@@ -108,7 +108,7 @@ def _flow_warp(lr: torch.Tensor, ref: torch.Tensor, *, flow: str = "dis", progre
 
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("refsr", "RefSR-Net (CC-Net + SS-Net)", _refsr, weights=("ccnet", "srresnet_nn", "ssnet"),
-           confidence=True, uses_reference=True, revision=1),
+           confidence=True, back_project=10, uses_reference=True, revision=2),
     Method("bicubic", "Bicubic", _bicubic),
     Method("srresnet", "SRResNet", _srresnet("srresnet"), weights=("srresnet",)),
     Method("srresnet-nn", "SRResNet+NN", _srresnet("srresnet_nn"), weights=("srresnet_nn",)),

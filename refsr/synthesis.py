@@ -21,6 +21,7 @@ from refsr.errors import InputError
 from refsr.matching.search import SEARCH
 from refsr.matching.subpixel import degradation_blur, refine_matches
 from refsr.matching.vote import VOTE_SPACING, vote_window_search
+from refsr.orientations import ORIENTATIONS, orient, orient_each, patch_orientations, unorient
 from refsr.precision import autocast, use_bf16
 from refsr.timing import NoTimer, StageTimer
 from refsr.patches import (HR_PATCH, PATCH, STRIDE, fold_band, gather, padded_lr_size, patch_centers, patch_grid,
@@ -130,6 +131,7 @@ def refsr_super_resolve(
     batch: int | None = None, memory_budget: float = 1.5e9, progress: bool = False,
     timer: StageTimer | NoTimer = NoTimer(), precision: str = "auto", known_matches: torch.Tensor | None = None,
     vote_spacing: int = VOTE_SPACING, subpixel: bool = True, weigh_agreement: bool = True,
+    orientations: int = ORIENTATIONS[-1],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """float LR (1, 3, h, w) + HR reference (1, 3, H', W') -> (SR (1, 3, 8h, 8w), fusion weight sum (8h, 8w)).
 
@@ -141,7 +143,8 @@ def refsr_super_resolve(
     `known_matches`: (8h, 8w, 2) long reference pixel of each input pixel, -1 where unknown; a patch
     centre that has one takes it instead of CC-Net's match, refined alike (the benchmark's oracle rows);
     `vote_spacing`: px between a patch centre and the neighbours that vote on its match (0: no vote);
-    `subpixel`: refine each match to 1/8 px by agreement with the LR input (`refsr.matching.subpixel`).
+    `subpixel`: refine each match to 1/8 px by agreement with the LR input (`refsr.matching.subpixel`);
+    `orientations`: how many symmetries of the square neighbouring patches take turns in (`refsr.orientations`).
     """
     h, w = lr.shape[-2:]
     if h < PATCH or w < PATCH:
@@ -152,8 +155,10 @@ def refsr_super_resolve(
     hp, wp = padded_lr_size(h, w)
     lr_pad = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
     with timer("lr_features"):
-        with autocast(lr.device, bf16):
-            f_lr = models.srresnet_nn.body(lr_pad.contiguous(memory_format=torch.channels_last))[0].float()
+        with autocast(lr.device, bf16):  # per orientation k, in the input's: rows and columns of patch k are its own
+            f_lr = torch.stack([unorient(models.srresnet_nn.body(
+                orient(lr_pad, k).contiguous(memory_format=torch.channels_last))[0].float(), k)
+                for k in range(orientations)])
         bicubic = upsample(lr_pad, SCALE, "bicubic")[0]
         lr_up = upsample(lr_pad, SCALE, "bilinear")
     if subpixel:
@@ -184,13 +189,18 @@ def refsr_super_resolve(
                     matches.shape)
         for r, row_tops, row_matches in zip(band, tops, matches):  # fold each patch row as soon as it is made
             parts = []
+            row_orientations = patch_orientations(torch.full((cols,), r), torch.arange(cols), orientations)
             for i in range(0, cols, batch):
-                t = row_tops[i : i + batch]
+                t, ks = row_tops[i : i + batch], row_orientations[i : i + batch]
                 with timer("patch_gathering"):
-                    inputs = (gather(f_lr, t, PATCH), reference_patches(ref[0], row_matches[i : i + batch], HR_PATCH),
-                              gather(bicubic, t * SCALE, HR_PATCH))
+                    features = f_lr.new_empty(len(t), f_lr.shape[1], PATCH, PATCH)
+                    for k in ks.unique().tolist():
+                        features[ks == k] = gather(f_lr[k], t[ks == k], PATCH)
+                    inputs = (orient_each(features, ks),
+                              orient_each(reference_patches(ref[0], row_matches[i : i + batch], HR_PATCH), ks),
+                              orient_each(gather(bicubic, t * SCALE, HR_PATCH), ks))
                 with timer("ssnet"), autocast(lr.device, bf16):
-                    sr, mask, mismatch = (x.float() for x in models.ssnet(*inputs))
+                    sr, mask, mismatch = (orient_each(x.float(), ks, inverse=True) for x in models.ssnet(*inputs))
                 with timer("fusion"):
                     wgt = fusion_weights(mask, fusion)
                     share = wgt * agreement(mismatch) if weigh else wgt

@@ -50,7 +50,7 @@ def test_records_say_what_the_pipeline_reads() -> None:
     assert {n for n, m in METHODS.items() if m.confidence} == {"refsr", "flow-warp"}
     assert {n for n, m in METHODS.items() if m.uses_reference} == {"refsr", "exemplar", "flow-warp"}
     assert METHODS["refsr"].weights == ("ccnet", "srresnet_nn", "ssnet")
-    assert {n: m.back_project for n, m in METHODS.items() if m.back_project} == {"flow-warp": 10}
+    assert {n: m.back_project for n, m in METHODS.items() if m.back_project} == {"refsr": 10, "flow-warp": 10}
 
 
 def test_a_record_whose_run_takes_an_option_no_method_has_is_refused() -> None:

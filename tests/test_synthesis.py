@@ -12,6 +12,7 @@ from refsr import shipped
 from refsr.archs.ccnet import CCNet
 from refsr.archs.srresnet import SRResNet
 from refsr.archs.ssnet import HR_CHANNELS, SSNet
+from refsr.backproject import back_project
 from refsr.degrade import crop_to_multiple, degrade
 from refsr.methods import METHODS, refsr_models, super_resolve
 from refsr.metrics import psnr
@@ -109,6 +110,77 @@ class _TwoPatchKinds(torch.nn.Module):
             n, 1, 64, 64)
 
 
+class _Equivariant(torch.nn.Module):
+    """Stands in for SS-Net with only mirror- and transpose-symmetric operations: reference and LR features mixed."""
+
+    def forward(self, f_lr, ref, bicubic):
+        n = len(ref)
+        sr = 0.5 * ref + 0.5 * F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest")
+        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+
+
+class _SeesRampRising(torch.nn.Module):
+    """Stands in for SS-Net: 1 where its reference patch rises to the right as it sees it, 0 where it falls."""
+
+    def forward(self, f_lr, ref, bicubic):
+        n = len(ref)
+        rising = ((ref[..., -1] - ref[..., 0]).mean((1, 2)) > 0).float()
+        sr = rising[:, None, None, None].expand(n, 3, 64, 64)
+        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+
+
+@torch.no_grad()
+def test_patch_orientations_change_nothing_for_a_symmetric_network() -> None:
+    """Each patch and its LR features are turned alike and its output turned back: a network without a preferred
+    orientation (here a pointwise SRResNet body and an SS-Net copying its inputs) gives the same picture."""
+    nets = _random_nets(seed=9)
+    nets.srresnet_nn.body, nets.ssnet = torch.nn.Conv2d(3, 64, 1), _Equivariant()
+    lr, ref = torch.rand(1, 3, 14, 19), torch.rand(1, 3, 120, 160)
+    plain, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", orientations=1)
+    for count in (2, 8):
+        turned, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", orientations=count)
+        torch.testing.assert_close(turned, plain, atol=1e-6, rtol=0)
+
+
+class _CopiesFeatures(torch.nn.Module):
+    """Stands in for SS-Net: its LR features (the first three channels), upsampled."""
+
+    def forward(self, f_lr, ref, bicubic):
+        n = len(ref)
+        sr = F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest")
+        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+
+
+@torch.no_grad()
+def test_a_mirrored_patch_sees_the_lr_features_of_the_mirrored_input() -> None:
+    """With a body that is not mirror-symmetric, the two turns see different features; an inner pixel, covered
+    by as many patches of each, gets the mean of both."""
+    nets = _random_nets(seed=11)
+    nets.srresnet_nn.body, nets.ssnet = torch.nn.Conv2d(3, 64, (1, 3), padding=(0, 1)), _CopiesFeatures()
+    lr, ref = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 128, 128)
+    body = nets.srresnet_nn.body
+    both = (body(lr) + body(lr.flip(-1)).flip(-1))[:, :3] / 2
+    turned, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", orientations=2)
+    want = F.interpolate(both, scale_factor=8, mode="nearest")
+    torch.testing.assert_close(turned[..., 48:-48, 48:-48], want.clamp(0, 1)[..., 48:-48, 48:-48])
+    assert (body(lr) - body(lr.flip(-1)).flip(-1)).abs().max() > 0.05  # the two turns do differ
+
+
+@torch.no_grad()
+def test_patch_orientations_take_turns_over_each_pixel() -> None:
+    """A reference rising to the right: every patch sees it rise with one orientation; with the mirror taking
+    turns, half the patches covering an inner pixel see it fall."""
+    nets = _random_nets(seed=10)
+    nets.ssnet = _SeesRampRising()
+    lr = torch.rand(1, 3, 16, 16)
+    ref = torch.linspace(0, 1, 128).expand(1, 3, 128, 128).contiguous()
+    plain, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", orientations=1)
+    assert torch.all(plain == 1)
+    for count in (2, 4):  # mirrors only: rising or falling
+        turned, _ = refsr_super_resolve(lr, ref, nets, search=8, precision="fp32", orientations=count)
+        torch.testing.assert_close(turned[..., 48:-48, 48:-48], torch.full_like(turned[..., 48:-48, 48:-48], 0.5))
+
+
 def test_agreement_falls_with_the_mismatch_down_to_quantisation_noise() -> None:
     levels = torch.tensor([0.0, QUANTIZATION_VARIANCE, 1e-4, 1e-2])
     weights = agreement(levels[:, None, None, None].expand(4, 1, 64, 64))
@@ -184,9 +256,11 @@ def _require_shipped_weights() -> None:
 
 def _refsr_psnr(lr: np.ndarray, reference: np.ndarray, truth: np.ndarray, models: RefSRModels | None = None,
                 **options) -> float:
-    """PSNR (dB) of `refsr_super_resolve` with `models` (default: the shipped ones) and `options`."""
-    sr, _ = refsr_super_resolve(to_tensor(lr), to_tensor(reference), models or refsr_models("cpu"), **options)
-    return psnr(to_image(sr[0]), truth)
+    """PSNR (dB) of `refsr_super_resolve` with `models` (default: the shipped ones) and `options`, back-projected as
+    the refsr method is."""
+    lr_t = to_tensor(lr)
+    sr, _ = refsr_super_resolve(lr_t, to_tensor(reference), models or refsr_models("cpu"), **options)
+    return psnr(to_image(back_project(sr, lr_t, METHODS["refsr"].back_project)[0]), truth)
 
 
 @pytest.fixture(scope="module")
@@ -295,6 +369,7 @@ def sintel_scores(sintel_root: Path) -> dict[str, float]:
     m = refsr_models("cpu")
     unchecked = RefSRModels(m.ccnet, m.srresnet_nn, m.ssnet.without_alignment_check())
     scores["refsr-unchecked"] = _refsr_psnr(lr, reference, truth, unchecked)
+    scores["refsr-one-orientation"] = _refsr_psnr(lr, reference, truth, orientations=1)
     return scores
 
 
@@ -304,6 +379,10 @@ def test_shipped_refsr_beats_flow_warp_on_a_sintel_validation_clip(sintel_scores
 
 def test_alignment_check_pays_on_sintel(sintel_scores: dict[str, float]) -> None:
     assert sintel_scores["refsr"] - sintel_scores["refsr-unchecked"] >= 0.5, sintel_scores
+
+
+def test_patch_orientations_pay_on_sintel(sintel_scores: dict[str, float]) -> None:
+    assert sintel_scores["refsr"] - sintel_scores["refsr-one-orientation"] >= 0.2, sintel_scores
 
 
 def test_precision_choice() -> None:
