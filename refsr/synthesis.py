@@ -155,7 +155,7 @@ def refsr_super_resolve(
     hp, wp = padded_lr_size(h, w)
     lr_pad = F.pad(lr, (0, wp - w, 0, hp - h), mode="replicate")
     with timer("lr_features"):
-        with autocast(lr.device, bf16):  # per orientation k, in the input's: rows and columns of patch k are its own
+        with autocast(lr.device, bf16):  # the features of the input seen in each orientation, turned back
             f_lr = torch.stack([unorient(models.srresnet_nn.body(
                 orient(lr_pad, k).contiguous(memory_format=torch.channels_last))[0].float(), k)
                 for k in range(orientations)])
@@ -189,7 +189,8 @@ def refsr_super_resolve(
                     matches.shape)
         for r, row_tops, row_matches in zip(band, tops, matches):  # fold each patch row as soon as it is made
             parts = []
-            row_orientations = patch_orientations(torch.full((cols,), r), torch.arange(cols), orientations)
+            row_orientations = patch_orientations(torch.full((cols,), r, device=lr.device),
+                                                  torch.arange(cols, device=lr.device), orientations)
             for i in range(0, cols, batch):
                 t, ks = row_tops[i : i + batch], row_orientations[i : i + batch]
                 with timer("patch_gathering"):
