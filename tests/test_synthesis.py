@@ -110,23 +110,25 @@ class _TwoPatchKinds(torch.nn.Module):
             n, 1, 64, 64)
 
 
+def _fully_trusted(sr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A stand-in SS-Net's outputs for predictions `sr` (N, 3, 64, 64): masks all ones, no lowpass mismatch."""
+    n = len(sr)
+    return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+
+
 class _Equivariant(torch.nn.Module):
     """Stands in for SS-Net with only mirror- and transpose-symmetric operations: reference and LR features mixed."""
 
     def forward(self, f_lr, ref, bicubic):
-        n = len(ref)
-        sr = 0.5 * ref + 0.5 * F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest")
-        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+        return _fully_trusted(0.5 * ref + 0.5 * F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest"))
 
 
 class _SeesRampRising(torch.nn.Module):
     """Stands in for SS-Net: 1 where its reference patch rises to the right as it sees it, 0 where it falls."""
 
     def forward(self, f_lr, ref, bicubic):
-        n = len(ref)
         rising = ((ref[..., -1] - ref[..., 0]).mean((1, 2)) > 0).float()
-        sr = rising[:, None, None, None].expand(n, 3, 64, 64)
-        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+        return _fully_trusted(rising[:, None, None, None].expand(len(ref), 3, 64, 64))
 
 
 @torch.no_grad()
@@ -146,9 +148,7 @@ class _CopiesFeatures(torch.nn.Module):
     """Stands in for SS-Net: its LR features (the first three channels), upsampled."""
 
     def forward(self, f_lr, ref, bicubic):
-        n = len(ref)
-        sr = F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest")
-        return sr, torch.ones(n, HR_CHANNELS[0], 64, 64), torch.zeros(n, 1, 64, 64)
+        return _fully_trusted(F.interpolate(f_lr[:, :3], scale_factor=8, mode="nearest"))
 
 
 @torch.no_grad()
