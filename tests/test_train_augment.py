@@ -1,4 +1,4 @@
-"""refsr.train.augment: rotations and synthetic warps keep correspondences exact."""
+"""refsr.train.augment: symmetries and synthetic warps keep correspondences exact."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from refsr.datasets import SR_BENCHMARKS, Pair
 from refsr.io.images import read_image
-from refsr.train.augment import rot90_pair, rot90_points, synthetic_pair
+from refsr.train.augment import rot90_pair, rot90_points, symmetric_pair, synthetic_pair
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -25,6 +25,19 @@ def test_rot90_pair_keeps_correspondences(data_root):
     turned = rot90_pair(pair, 1)
     assert (turned.target[turned.centers[:, 0], turned.centers[:, 1]] ==
             turned.reference[turned.truth[:, 0], turned.truth[:, 1]]).all()
+
+
+def test_symmetric_pair_gives_eight_symmetries_that_keep_correspondences():
+    rng = np.random.default_rng(0)
+    target, reference = rng.integers(0, 256, (5, 7, 3), np.uint8), rng.integers(0, 256, (6, 9, 3), np.uint8)
+    centers, truth = np.array([[0, 0], [4, 6], [2, 3]]), np.array([[5, 8], [1, 2], [3, 3]])
+    seen = set()
+    for k in range(8):
+        moved = symmetric_pair(Pair("t", target, reference, centers, truth), k)
+        assert (moved.target[moved.centers[:, 0], moved.centers[:, 1]] == target[centers[:, 0], centers[:, 1]]).all()
+        assert (moved.reference[moved.truth[:, 0], moved.truth[:, 1]] == reference[truth[:, 0], truth[:, 1]]).all()
+        seen.add((moved.target.shape, moved.target.tobytes()))
+    assert len(seen) == 8
 
 
 def test_synthetic_pair_truth_is_where_the_content_went(data_root):

@@ -1,4 +1,4 @@
-"""Augmentation for training pairs: rot90 of both images with their points, synthetic warps with exact truth."""
+"""Augmentation for training pairs: symmetries of both images with their points, synthetic warps with exact truth."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,6 +25,15 @@ def rot90_pair(pair: Pair, k: int) -> Pair:
         pair.name, np.ascontiguousarray(np.rot90(pair.target, k)), np.ascontiguousarray(np.rot90(pair.reference, k)),
         rot90_points(pair.centers, k, pair.target.shape), rot90_points(pair.truth, k, pair.reference.shape),
     )
+
+
+def symmetric_pair(pair: Pair, k: int) -> Pair:
+    """One of the 8 symmetries of the square for the whole pair: transposed where k & 4, then k % 4 quarter turns."""
+    if k & 4:
+        pair = Pair(pair.name, np.ascontiguousarray(pair.target.swapaxes(0, 1)),
+                    np.ascontiguousarray(pair.reference.swapaxes(0, 1)),
+                    pair.centers[:, ::-1].copy(), pair.truth[:, ::-1].copy())
+    return rot90_pair(pair, k % 4)
 
 
 def synthetic_pair(image: np.ndarray, rng: np.random.Generator, stride: int = 4, max_shift: float = 40.0,

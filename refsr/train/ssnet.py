@@ -24,7 +24,7 @@ from refsr.patches import (HR_PATCH, PATCH, gather, padded_lr_size, patch_center
                            reference_patches)
 from refsr.synthesis import RefSRModels, match_centers, refsr_super_resolve
 from refsr.tensors import to_image, to_tensor
-from refsr.train.augment import rot90_pair
+from refsr.train.augment import symmetric_pair
 from refsr.datasets import Pair, training_pairs, validation_pairs
 from refsr.train import loop
 from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations
@@ -61,10 +61,11 @@ class Prepared:
 @torch.no_grad()
 def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: Config, device: torch.device,
             augment: bool = True) -> Prepared:
-    """Augment (rot90, 8x8 offset, optional crop), degrade, match every patch centre with CC-Net, refine."""
+    """Augment (a symmetry of the square, 8x8 offset, optional crop), degrade, match every patch centre with CC-Net,
+    refine. All 8 symmetries, as the patch orientations at inference (refsr/orientations.py) show SS-Net each."""
     offset = (0, 0)
     if augment:
-        pair = rot90_pair(pair, int(rng.integers(4)))
+        pair = symmetric_pair(pair, int(rng.integers(8)))
         offset = tuple(int(v) for v in rng.integers(0, SCALE, size=2))
     target = crop_to_multiple(pair.target, SCALE, offset)
     reference, ref_origin = pair.reference, (0, 0)
@@ -155,6 +156,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
         "train_seconds": run.seconds, "device": machine(), "loss": "MSE",
+        "augmentation": "one of the 8 symmetries of the square per pair, the 8x8 offset",
         "frozen": {n: shipped.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
                  "Middlebury and Middlebury 2006 stereo pairs), no validation clip, view or scene",
