@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from refsr import shipped
-from refsr.datasets import DEFAULT_DATA, HCI, MIDDLEBURY2006, SINTEL
+from refsr.datasets import (DEFAULT_DATA, HCI, MIDDLEBURY2006, SINTEL, lightfield_pair_name, sintel_pair_name,
+                            stereo_pair_name)
 from refsr.degrade import crop_to_multiple, degrade
 from refsr.devices import describe, pick_device
 from refsr.io.lightfield import motorcycle_sample, read_hci, read_middlebury2006
@@ -32,13 +33,13 @@ from refsr.metrics import psnr
 PAIRS = {
     "motorcycle (0,0)<-(0,1) (the demo)": lambda data: tuple(motorcycle_sample().views[0, [0, 1]]),
     "motorcycle (0,1)<-(0,0)": lambda data: tuple(motorcycle_sample().views[0, [1, 0]]),
-    "sintel/final/ambush_2/21<-20": lambda data: tuple(read_clip(data / SINTEL, "ambush_2", "final",
-                                                                 frames=[20, 21]).frames[::-1]),
-    "sintel/final/ambush_4/8<-7": lambda data: tuple(read_clip(data / SINTEL, "ambush_4", "final",
-                                                               frames=[7, 8]).frames[::-1]),
-    "hci/(6, 5)<-(3, 5)": lambda data: tuple(read_hci(data / HCI).views[[6, 3], [5, 5]]),
-    "middlebury2006/Wood2/view1<-view5": lambda data: tuple(read_middlebury2006(data / MIDDLEBURY2006 / "Wood2")
-                                                            .views[0, [0, 1]]),
+    sintel_pair_name("final", "ambush_2", 20):
+        lambda data: tuple(read_clip(data / SINTEL, "ambush_2", "final", frames=[20, 21]).frames[::-1]),
+    sintel_pair_name("final", "ambush_4", 7):
+        lambda data: tuple(read_clip(data / SINTEL, "ambush_4", "final", frames=[7, 8]).frames[::-1]),
+    lightfield_pair_name((6, 5), (3, 5)): lambda data: tuple(read_hci(data / HCI).views[[6, 3], [5, 5]]),
+    stereo_pair_name("Wood2"):
+        lambda data: tuple(read_middlebury2006(data / MIDDLEBURY2006 / "Wood2").views[0, [0, 1]]),
 }
 METHOD_NAMES = ("bicubic", "flow-warp", "refsr")
 
@@ -72,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
         rows.append((pair, scores))
 
-    weights = ", ".join(f"{n} {shipped.weights_sha256(n)[:12]}" for n in METHODS["refsr"].weights)
     print(f"RefSR outside the validation split (x8, PSNR dB on RGB, 8-px border left out) — "
-          f"{start:%Y-%m-%d %H:%M}, {describe(device)}\nWeights (sha256): {weights}\n")
+          f"{start:%Y-%m-%d %H:%M}, {describe(device)}\n"
+          f"Weights (sha256): {shipped.describe_weights(METHODS['refsr'].weights)}\n")
     labels = list(runs)
     print("| pair | " + " | ".join(labels) + " | refsr - flow-warp |")
     print("|---|" + "---:|" * (len(labels) + 1))

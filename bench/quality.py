@@ -307,7 +307,7 @@ def table(results: list[dict], methods: list[str], device: torch.device, start: 
              f"refsr precision {describe_precision(args.precision, device)}"]
     names = sorted({n for m in methods for n in weights_of(ALL_ROWS[m][0])})
     if names:
-        lines.append("Weights (sha256): " + ", ".join(f"{n} {shipped.weights_sha256(n)[:12]}" for n in names))
+        lines.append(f"Weights (sha256): {shipped.describe_weights(names)}")
     lines.append("")
     head = "| Method |" + "".join(f" {g} PSNR | PSNR-Y | SSIM | s/img |" for g in groups)
     lines += [head, "|---|" + "---:|" * (4 * len(groups))]

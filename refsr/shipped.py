@@ -54,6 +54,11 @@ def weights_sha256(name: str) -> str:
     return hashlib.sha256(weights_path(name).read_bytes()).hexdigest()
 
 
+def describe_weights(names) -> str:
+    """The named shipped weights by the first 12 hex digits of their sha256, for benchmark headers."""
+    return ", ".join(f"{n} {weights_sha256(n)[:12]}" for n in names)
+
+
 def sidecar_of(path: Path) -> dict:
     """The JSON sidecar next to a weights file (empty if absent)."""
     path = Path(path).with_suffix(".json")
