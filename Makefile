@@ -22,7 +22,7 @@ $(PREFECT_TARGETS): export REFSR_ROOT := $(CURDIR)
 STOP := $(CURDIR)/scripts/stop_pg.sh
 PING = $(PY) -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/health", timeout=2)' 2>/dev/null
 
-.PHONY: venv test demo bench clean serve up server worker deploy stop
+.PHONY: venv test demo train bench clean serve up server worker deploy stop
 
 venv: $(STAMP)
 
@@ -48,6 +48,12 @@ demo: venv
 	  > $(RUN)/demo-run.log 2>&1 || { tail -n 40 $(RUN)/demo-run.log; exit 1; }; \
 	grep -E "^Created flow run|URL:|^Flow run finished" $(RUN)/demo-run.log || true; \
 	$(PY) -m refsr.demo --store $(DEMO_STORE) --scene motorcycle
+
+# make train: every network from scratch, on this machine's CPU (or its GPU), with `refsr train chain`
+# (README "Training"). Stop it any time and run it again to continue; TRAIN_OUT=DIR trains elsewhere.
+TRAIN_OUT ?= out/train
+train: venv
+	refsr train chain --config cpu --out $(TRAIN_OUT)
 
 # make serve: server + worker + deployments, left running for the UI (http://127.0.0.1:4200) and schedules.
 serve: venv

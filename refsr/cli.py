@@ -282,8 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("train", parents=[common], help="train a network (forwards to refsr.train)",
-                       description="Train ccnet, srresnet or ssnet; further arguments go to the trainer "
-                                   "(try `refsr train NET --help`).")
+                       description="Train ccnet, srresnet or ssnet, or all three from scratch with chain; "
+                                   "further arguments go to the trainer (try `refsr train NET --help`).")
     p.add_argument("net", metavar="NET", choices=TRAINERS, help="|".join(TRAINERS))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the trainer, e.g. --config cpu")
     p.set_defaults(func=cmd_train)

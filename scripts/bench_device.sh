@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of issue #6 in one go on a lent device (torch only there; see README "Speed").
 # Usage: scripts/bench_device.sh DATA_DIR OUT_DIR   (DATA_DIR: `python scripts/device_data.py pack ...`)
-# Prepare kornia for a bare GPU image first, e.g. pip install --no-deps --target /tmp/site .dev/kornia-*.whl
-# and PYTHONPATH=/tmp/site:$PWD/.dev/kornia_stub:$PWD.
+# On a bare GPU image, `source scripts/device_env.sh` first (kornia).
 set -uo pipefail
 data=$1 out=$2
 mkdir -p "$out"

@@ -1,0 +1,86 @@
+"""`refsr train chain`: every network from scratch, in the order each needs the others, in one resumable command.
+
+SRResNet and SRResNet+NN first (SS-Net's frozen LR features), then CC-Net (the matcher), then SS-Net on that
+CC-Net's matches and that SRResNet+NN's features, all in one `--out` folder. Each stage resumes from its
+checkpoint there and a stage whose weights already hold its iterations is skipped, so the same command,
+started again after a stop (Ctrl-C, `--minutes`, a config's own time limit), continues where the chain was.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+from pathlib import Path
+
+from refsr.datasets import DEFAULT_DATA
+from refsr.errors import InputError
+
+STAGES = ("srresnet", "ccnet", "ssnet")
+# The weights each stage writes (SRResNet's stage trains both upsamplers).
+OUTPUTS = {"srresnet": ("srresnet", "srresnet_nn"), "ccnet": ("ccnet",), "ssnet": ("ssnet",)}
+
+
+def target_iterations(stage: str, config: str, iterations: int | None) -> int:
+    return iterations or importlib.import_module(f"refsr.train.{stage}").CONFIGS[config].schedule.iterations
+
+
+def done_iterations(out: Path, stage: str) -> int:
+    """The iterations the stage's weights in `out` hold (the least of its outputs; 0 where one is missing)."""
+    held = []
+    for name in OUTPUTS[stage]:
+        side = out / f"{name}.json"
+        held.append(json.loads(side.read_text()).get("iterations", 0) if side.is_file() else 0)
+    return min(held)
+
+
+def stage_argv(args: argparse.Namespace, minutes: float | None) -> list[str]:
+    argv = ["--config", args.config, "--data", str(args.data), "--out", str(args.out), "--device", args.device,
+            "--seed", str(args.seed)]
+    if args.iterations:
+        argv += ["--iterations", str(args.iterations)]
+    if minutes is not None:
+        argv += ["--minutes", f"{minutes:.6g}"]
+    return argv
+
+
+def parser() -> argparse.ArgumentParser:
+    from refsr.train import ccnet, srresnet, ssnet
+
+    configs = sorted(set(srresnet.CONFIGS) & set(ccnet.CONFIGS) & set(ssnet.CONFIGS))
+    p = argparse.ArgumentParser(prog="refsr train chain", description="Train every network from scratch, "
+                                "in the order each needs the others; stoppable and resumable.")
+    p.add_argument("--config", choices=configs, default="cpu", help="every stage's config (default: %(default)s)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder (default: %(default)s)")
+    p.add_argument("--out", type=Path, required=True, help="one folder for every stage's weights and checkpoints")
+    p.add_argument("--minutes", type=float, help="stop the whole chain after this wall time (resumable)")
+    p.add_argument("--iterations", type=int, help="every stage's iteration count (default: each config's)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run the stages not yet done; 0 when the chain is complete or stopped on its budget (the message says which)."""
+    args = parser().parse_args(argv)
+    if not args.data.is_dir():
+        raise InputError(args.data, "no such data folder (--data)")
+    started = time.time()
+    for k, stage in enumerate(STAGES, 1):
+        target = target_iterations(stage, args.config, args.iterations)
+        if done_iterations(args.out, stage) >= target:
+            print(f"chain {k}/{len(STAGES)} {stage}: done ({target} iterations in {args.out}), skipped")
+            continue
+        minutes = None if args.minutes is None else args.minutes - (time.time() - started) / 60
+        if minutes is not None and minutes <= 0:
+            print(f"chain: stopped before {stage} (--minutes); run the same command again to continue")
+            return 0
+        print(f"chain {k}/{len(STAGES)} {stage}: {target} iterations into {args.out}", flush=True)
+        importlib.import_module(f"refsr.train.{stage}").main(stage_argv(args, minutes))
+        held = done_iterations(args.out, stage)
+        if held < target:
+            print(f"chain: {stage} stopped at {held} of {target} iterations (its time limit); "
+                  "run the same command again to continue")
+            return 0
+    print(f"chain: complete, every network's weights in {args.out}")
+    return 0
