@@ -50,5 +50,5 @@ def test_a_stopped_chain_continues_with_the_same_command(tiny: str, data_root: P
     srresnet.main(argv + ["--iterations", "1"])  # as a chain stopped inside its first stage leaves it
     assert chain.main(argv) == 0
     side = json.loads((tmp_path / "srresnet.json").read_text())
-    assert [entry["step"] for entry in side["log"]] == [1, 2]  # resumed from the checkpoint, not restarted
+    assert [(leg["from_step"], leg["to_step"]) for leg in side["legs"]] == [(0, 1), (1, 2)]  # resumed, not restarted
     assert (tmp_path / "ssnet.pt").is_file()

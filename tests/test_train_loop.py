@@ -46,6 +46,9 @@ def test_run_logs_validates_decays_and_resumes(tmp_path):
     assert second.step == 6 and [e["step"] for e in second.log] == [2, 4, 6]
     assert opt2.param_groups[0]["lr"] == pytest.approx(0.1 * schedule.lr_factor(5))
     assert seen_lr and seen_lr[0] < 0.1  # the rate had decayed by the validation at step 4
+    # each process that trained the run is one leg (where a run moved from a GPU to a CPU, say)
+    assert [(g["from_step"], g["to_step"]) for g in second.legs] == [(0, 4), (4, 6)]
+    assert all(g["device"] == loop.machine() and g["seconds"] >= 0 for g in second.legs)
 
 
 def test_run_with_a_spent_budget_does_nothing(tmp_path):

@@ -249,7 +249,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     meta = {
         "network": "ccnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
-        "train_seconds": run.seconds, "device": machine(),
+        "train_seconds": run.seconds, "legs": run.legs, "device": machine(),
         "supervision": "dense: every ground-truth point of a crop pair against every position of the reference crop; "
                        "cosine scores / temperature; BatchNorm statistics re-estimated before saving",
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs with ground truth (Sintel flow, HCI "

@@ -57,25 +57,25 @@ def machine() -> str:
     return describe("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_checkpoint(path: Path, step: int, models: dict, optimizers: dict, log: list) -> None:
+def save_checkpoint(path: Path, step: int, models: dict, optimizers: dict, log: list, legs: list | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "log": log,
+    state = {"step": step, "log": log, "legs": legs or [],
              "models": {k: m.state_dict() for k, m in models.items()},
              "optimizers": {k: o.state_dict() for k, o in optimizers.items()}}
     torch.save(state, path.with_suffix(".tmp"))
     path.with_suffix(".tmp").replace(path)
 
 
-def load_checkpoint(path: Path, models: dict, optimizers: dict) -> tuple[int, list]:
-    """Resume from `path` if it exists: returns (step, log); else (0, [])."""
+def load_checkpoint(path: Path, models: dict, optimizers: dict) -> tuple[int, list, list]:
+    """Resume from `path` if it exists: returns (step, log, legs); else (0, [], [])."""
     if not path.is_file():
-        return 0, []
+        return 0, [], []
     state = torch.load(path, map_location="cpu", weights_only=False)
     for k, m in models.items():
         m.load_state_dict(state["models"][k])
     for k, o in optimizers.items():
         o.load_state_dict(state["optimizers"][k])
-    return state["step"], state["log"]
+    return state["step"], state["log"], state.get("legs", [])
 
 
 def initialise(net: nn.Module, path: Path | None) -> dict | None:
@@ -110,11 +110,13 @@ def optimise(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
 
 @dataclass
 class Run:
-    """What `run` returns: the last step, the log, and the seconds this process trained."""
+    """What `run` returns: the last step, the log, the seconds this process trained, and every leg of the run
+    (one per process that trained it, resumed ones included: device, steps from and to, seconds)."""
 
     step: int
     log: list
     seconds: float
+    legs: list
 
 
 def run(name: str, schedule: Schedule, checkpoint: Path, models: dict[str, nn.Module],
@@ -126,7 +128,8 @@ def run(name: str, schedule: Schedule, checkpoint: Path, models: dict[str, nn.Mo
     Every `log_every` steps the mean losses go to the log; every `checkpoint_every` steps and at the
     end `validate_fn()` is added and the checkpoint written, so an interrupted run resumes there.
     """
-    step, log = load_checkpoint(checkpoint, models, optimizers)
+    step, log, legs = load_checkpoint(checkpoint, models, optimizers)
+    first = step
     for opt in optimizers.values():
         for group in opt.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -152,9 +155,14 @@ def run(name: str, schedule: Schedule, checkpoint: Path, models: dict[str, nn.Mo
             log.append(entry)
             bar.set_postfix({k: f"{v:.3g}" for k, v in entry.items() if k.startswith(("train_loss", "val_"))})
             if checkpoint_now:
-                save_checkpoint(checkpoint, step, models, optimizers, log)
+                save_checkpoint(checkpoint, step, models, optimizers, log, legs + [leg(first, step, started)])
     bar.close()
-    return Run(step, log, round(time.time() - started, 1))
+    return Run(step, log, round(time.time() - started, 1), legs + [leg(first, step, started)])
+
+
+def leg(first: int, step: int, started: float) -> dict:
+    """This process's part of a run, as the sidecar records it."""
+    return {"device": machine(), "from_step": first, "to_step": step, "seconds": round(time.time() - started, 1)}
 
 
 def total_iterations(step: int, init: dict | None) -> int:

@@ -103,7 +103,7 @@ def train(config: Config, archs: list[str], data_root: Path, out: Path, device: 
     for a, net in nets.items():
         meta = {
             "network": ARCH_NAMES[a], "arch": a, "command": command, "config": config_name,
-            "params": config_dict(config), "iterations": run.step, "train_seconds": run.seconds,
+            "params": config_dict(config), "iterations": run.step, "train_seconds": run.seconds, "legs": run.legs,
             "device": machine(), "loss": "MSE on 8-bit-quantised LR",
             "data": {"root": str(data_root), "training": f"{len(images)} natural images (Set5, Set14, training Sintel "
                      "frames, training HCI views)", "validation": "256x256 centre crops of the validation targets"},

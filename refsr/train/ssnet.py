@@ -155,7 +155,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     meta = {
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
-        "train_seconds": run.seconds, "device": machine(), "loss": "MSE",
+        "train_seconds": run.seconds, "legs": run.legs, "device": machine(), "loss": "MSE",
         "augmentation": "one of the 8 symmetries of the square per pair, the 8x8 offset",
         "frozen": {n: shipped.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
