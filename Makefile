@@ -50,7 +50,7 @@ demo: venv
 	$(PY) -m refsr.demo --store $(DEMO_STORE) --scene motorcycle
 
 # make train: every network from scratch, on this machine's CPU (or its GPU), with `refsr train chain`
-# (README "Training"). Stop it any time and run it again to continue; TRAIN_OUT=DIR trains elsewhere.
+# (README "Training"), to the end; stop it any time and run it again to continue. TRAIN_OUT=DIR trains elsewhere.
 TRAIN_OUT ?= out/train
 train: venv
 	refsr train chain --config cpu --out $(TRAIN_OUT)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,28 @@ def test_chain_trains_every_network_in_order_on_its_own_weights(tiny: str, data_
     assert {p.name: _sha(p) for p in tmp_path.glob("*.pt")} == before
 
 
+@dataclass
+class OneStepPerCall(Schedule):
+    """A config time limit that stops each process after one step (replace() makes one per process)."""
+
+    first: int | None = None
+
+    def done(self, step: int, started: float) -> bool:
+        self.first = step if self.first is None else self.first
+        return step >= self.iterations or step > self.first
+
+
 def test_a_stopped_chain_continues_with_the_same_command(tiny: str, data_root: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture) -> None:
+                                                         capsys: pytest.CaptureFixture,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     argv = ["--config", tiny, "--data", str(data_root), "--out", str(tmp_path), "--device", "cpu"]
     assert chain.main(argv + ["--minutes", "1e-9"]) == 0  # no time left: nothing starts
     assert "run the same command again" in capsys.readouterr().out
     assert not list(tmp_path.glob("*.pt"))
-    srresnet.main(argv + ["--iterations", "1"])  # as a chain stopped inside its first stage leaves it
+    one_step = srresnet.Config(patch=6, batch=1, schedule=OneStepPerCall(2), amp=False)
+    monkeypatch.setitem(srresnet.CONFIGS, tiny, one_step)
     assert chain.main(argv) == 0
     side = json.loads((tmp_path / "srresnet.json").read_text())
-    assert [(leg["from_step"], leg["to_step"]) for leg in side["legs"]] == [(0, 1), (1, 2)]  # resumed, not restarted
-    assert (tmp_path / "ssnet.pt").is_file()
+    # the stage stopped on its config's limit after one step and was resumed at once, not restarted
+    assert [(leg["from_step"], leg["to_step"]) for leg in side["legs"]] == [(0, 1), (1, 2)]
+    assert (tmp_path / "ssnet.pt").is_file() and "chain: complete" in capsys.readouterr().out

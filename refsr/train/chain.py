@@ -61,26 +61,32 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    """Run the stages not yet done; 0 when the chain is complete or stopped on its budget (the message says which)."""
+    """Run the stages not yet done; 0 when the chain is complete or stopped on `--minutes` (the message says which).
+
+    A stage that stops on its config's own time limit is resumed at once: the chain runs to its end unless
+    `--minutes` (or Ctrl-C) stops it.
+    """
     args = parser().parse_args(argv)
     if not args.data.is_dir():
         raise InputError(args.data, "no such data folder (--data)")
     started = time.time()
     for k, stage in enumerate(STAGES, 1):
         target = target_iterations(stage, args.config, args.iterations)
-        if done_iterations(args.out, stage) >= target:
+        held = done_iterations(args.out, stage)
+        if held >= target:
             print(f"chain {k}/{len(STAGES)} {stage}: done ({target} iterations in {args.out}), skipped")
             continue
-        minutes = None if args.minutes is None else args.minutes - (time.time() - started) / 60
-        if minutes is not None and minutes <= 0:
-            print(f"chain: stopped before {stage} (--minutes); run the same command again to continue")
-            return 0
         print(f"chain {k}/{len(STAGES)} {stage}: {target} iterations into {args.out}", flush=True)
-        importlib.import_module(f"refsr.train.{stage}").main(stage_argv(args, minutes))
-        held = done_iterations(args.out, stage)
-        if held < target:
-            print(f"chain: {stage} stopped at {held} of {target} iterations (its time limit); "
-                  "run the same command again to continue")
-            return 0
+        while held < target:
+            minutes = None if args.minutes is None else args.minutes - (time.time() - started) / 60
+            if minutes is not None and minutes <= 0:
+                print(f"chain: stopped in {stage} at {held} of {target} iterations (--minutes); "
+                      "run the same command again to continue")
+                return 0
+            importlib.import_module(f"refsr.train.{stage}").main(stage_argv(args, minutes))
+            before, held = held, done_iterations(args.out, stage)
+            spent = args.minutes is not None and time.time() - started >= 60 * args.minutes
+            if held <= before and held < target and not spent:
+                raise RuntimeError(f"chain: {stage} made no progress past {held} of {target} iterations")
     print(f"chain: complete, every network's weights in {args.out}")
     return 0
