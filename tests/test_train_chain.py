@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from refsr.errors import InputError
+from refsr.shipped import WEIGHTS_DIR
 from refsr.train import ccnet, chain, srresnet, ssnet
 from refsr.train.loop import Schedule
 
@@ -67,3 +69,10 @@ def test_a_stopped_chain_continues_with_the_same_command(tiny: str, data_root: P
     # the stage stopped on its config's limit after one step and was resumed at once, not restarted
     assert [(leg["from_step"], leg["to_step"]) for leg in side["legs"]] == [(0, 1), (1, 2)]
     assert (tmp_path / "ssnet.pt").is_file() and "chain: complete" in capsys.readouterr().out
+
+
+def test_the_chain_never_trains_over_weights_it_did_not_make(data_root: Path, tmp_path: Path) -> None:
+    (tmp_path / "ssnet.json").write_text((WEIGHTS_DIR / "ssnet.json").read_text())  # started from other weights
+    with pytest.raises(InputError, match="ssnet.json: started from other weights"):
+        chain.main(["--data", str(data_root), "--out", str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ssnet.json"]

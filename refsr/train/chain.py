@@ -34,6 +34,22 @@ def done_iterations(out: Path, stage: str) -> int:
     return min(held)
 
 
+def check_out(out: Path, config: str) -> None:
+    """Refuse an `out` holding weights that this chain did not make (other weights are never overwritten)."""
+    for name in (n for names in OUTPUTS.values() for n in names):
+        side = out / f"{name}.json"
+        if not side.is_file():
+            continue
+        made = json.loads(side.read_text())
+        if made.get("config") != config:
+            reason = f"made with config {made.get('config')}"
+        elif made.get("init"):
+            reason = "started from other weights (--init)"
+        else:
+            continue
+        raise InputError(side, f"{reason}, not by `refsr train chain --config {config}`; choose another --out")
+
+
 def stage_argv(args: argparse.Namespace, minutes: float | None) -> list[str]:
     argv = ["--config", args.config, "--data", str(args.data), "--out", str(args.out), "--device", args.device,
             "--seed", str(args.seed)]
@@ -69,6 +85,7 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if not args.data.is_dir():
         raise InputError(args.data, "no such data folder (--data)")
+    check_out(args.out, args.config)
     started = time.time()
     for k, stage in enumerate(STAGES, 1):
         target = target_iterations(stage, args.config, args.iterations)
