@@ -57,9 +57,9 @@ def machine() -> str:
     return describe("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def save_checkpoint(path: Path, step: int, models: dict, optimizers: dict, log: list, legs: list | None = None) -> None:
+def save_checkpoint(path: Path, step: int, models: dict, optimizers: dict, log: list, legs: list) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"step": step, "log": log, "legs": legs or [],
+    state = {"step": step, "log": log, "legs": legs,
              "models": {k: m.state_dict() for k, m in models.items()},
              "optimizers": {k: o.state_dict() for k, o in optimizers.items()}}
     torch.save(state, path.with_suffix(".tmp"))
