@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import time
 from pathlib import Path
 
 from refsr.datasets import DEFAULT_DATA
 from refsr.errors import InputError
+from refsr.shipped import sidecar_of
 
 STAGES = ("srresnet", "ccnet", "ssnet")
 # The weights each stage writes (SRResNet's stage trains both upsamplers).
@@ -27,27 +27,23 @@ def target_iterations(stage: str, config: str, iterations: int | None) -> int:
 
 def done_iterations(out: Path, stage: str) -> int:
     """The iterations the stage's weights in `out` hold (the least of its outputs; 0 where one is missing)."""
-    held = []
-    for name in OUTPUTS[stage]:
-        side = out / f"{name}.json"
-        held.append(json.loads(side.read_text()).get("iterations", 0) if side.is_file() else 0)
-    return min(held)
+    return min(sidecar_of(out / f"{name}.pt").get("iterations", 0) for name in OUTPUTS[stage])
 
 
 def check_out(out: Path, config: str) -> None:
     """Refuse an `out` holding weights that this chain did not make (other weights are never overwritten)."""
     for name in (n for names in OUTPUTS.values() for n in names):
-        side = out / f"{name}.json"
-        if not side.is_file():
+        made = sidecar_of(out / f"{name}.pt")
+        if not made:
             continue
-        made = json.loads(side.read_text())
         if made.get("config") != config:
             reason = f"made with config {made.get('config')}"
         elif made.get("init"):
             reason = "started from other weights (--init)"
         else:
             continue
-        raise InputError(side, f"{reason}, not by `refsr train chain --config {config}`; choose another --out")
+        raise InputError(out / f"{name}.json", f"{reason}, not by `refsr train chain --config {config}`; "
+                                               "choose another --out")
 
 
 def stage_argv(args: argparse.Namespace, minutes: float | None) -> list[str]:
