@@ -22,12 +22,13 @@ from refsr.matching.subpixel import degradation_blur, refine_matches
 from refsr.metrics import psnr
 from refsr.patches import (HR_PATCH, PATCH, gather, padded_lr_size, patch_centers, patch_grid, patch_origins,
                            reference_patches)
+from refsr.precision import autocast
 from refsr.synthesis import RefSRModels, match_centers, refsr_super_resolve
 from refsr.tensors import to_image, to_tensor
 from refsr.train.augment import symmetric_pair
 from refsr.datasets import Pair, training_pairs, validation_pairs
 from refsr.train import loop
-from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations
+from refsr.train.loop import Schedule, config_dict, fast_cuda, initialise, machine, total_iterations, use_amp
 
 
 
@@ -41,10 +42,12 @@ class Config:
     refresh: int = 25  # one of the 4 pooled pairs re-matched every 25 steps = all 4 per 100 (paper)
     seed: int = 0
     crop: int | None = None  # train on random HR crops of this side (CPU config) instead of whole images
+    amp: bool = True  # bf16 autocast where native (loop.use_amp), the frozen nets too, as at inference
 
 
 CONFIGS = {"paper": Config(),
-           "cpu": Config(schedule=Schedule(10000, minutes=40, log_every=200, checkpoint_every=1000),
+           "cpu": Config(lr=2e-4, schedule=Schedule(30000, minutes=75, final_lr=0.1, log_every=200,
+                                                    checkpoint_every=1000),
                          refresh=20, crop=256)}
 
 
@@ -63,6 +66,7 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
             augment: bool = True) -> Prepared:
     """Augment (a symmetry of the square, 8x8 offset, optional crop), degrade, match every patch centre with CC-Net,
     refine. All 8 symmetries, as the patch orientations at inference (refsr/orientations.py) show SS-Net each."""
+    bf16 = use_amp(config.amp, device)
     offset = (0, 0)
     if augment:
         pair = symmetric_pair(pair, int(rng.integers(8)))
@@ -87,9 +91,11 @@ def prepare(pair: Pair, frozen: RefSRModels, rng: np.random.Generator, config: C
     rows, cols = patch_grid(hp, wp)
     tops = patch_origins(range(rows), cols, device)
     matches = match_centers(frozen.ccnet, upsample(lr, SCALE, "bilinear"), ref, patch_centers(tops), config.search,
-                            ref_origin=ref_origin)
+                            bf16=bf16, ref_origin=ref_origin)
     matches = refine_matches(lr, degradation_blur(ref), tops, matches)
-    return Prepared(frozen.srresnet_nn.body(lr)[0], upsample(lr, SCALE, "bicubic")[0], hr, ref[0], tops, matches)
+    with autocast(device, bf16):
+        f_lr = frozen.srresnet_nn.body(lr)[0].float()
+    return Prepared(f_lr, upsample(lr, SCALE, "bicubic")[0], hr, ref[0], tops, matches)
 
 
 def sample(pool: list[Prepared], batch: int, rng: np.random.Generator):
@@ -105,14 +111,16 @@ def sample(pool: list[Prepared], batch: int, rng: np.random.Generator):
 
 
 @torch.no_grad()
-def validate(frozen: RefSRModels, pairs: list[Pair], device: torch.device, search: int, crop: int | None) -> dict:
+def validate(frozen: RefSRModels, pairs: list[Pair], device: torch.device, search: int, crop: int | None,
+             precision: str = "fp32") -> dict:
     """PSNR of full RefSR reconstructions (mask fusion) against bicubic on the validation pairs."""
     frozen.ssnet.eval()
     sr_scores, bic_scores = [], []
     for pair in pairs:
         target = crop_to_multiple(pair.target[:crop, :crop] if crop else pair.target)
         lr = degrade(target)
-        sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(pair.reference, device), frozen, search=search)
+        sr, _ = refsr_super_resolve(to_tensor(lr, device), to_tensor(pair.reference, device), frozen, search=search,
+                                    precision=precision)
         sr_scores.append(psnr(to_image(sr[0]), target))
         bic_scores.append(psnr(to_image(upsample(to_tensor(lr, device), SCALE)[0]), target))
     frozen.ssnet.train()
@@ -127,6 +135,7 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
     """
     dev = pick_device(device)
     fast_cuda()
+    amp = use_amp(config.amp, dev)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     weights = weights or out
@@ -146,16 +155,18 @@ def train(config: Config, data_root: Path, out: Path, device: str = "auto", show
         if i % config.refresh == 0:
             pool[int(rng.integers(len(pool)))] = prepare(real[int(rng.integers(len(real)))], frozen, rng, config, dev)
         f_lr, ref, bic, hr = sample(pool, config.batch, rng)
-        out_rgb, _, _ = ssnet(f_lr, ref, bic)
-        return {"ssnet": F.mse_loss(out_rgb, hr)}
+        with autocast(dev, amp):
+            out_rgb, _, _ = ssnet(f_lr, ref, bic)
+        return {"ssnet": F.mse_loss(out_rgb.float(), hr)}
 
     run = loop.run("ssnet", config.schedule, out / "ssnet.ckpt", {"ssnet": ssnet}, {"ssnet": opt}, step,
                    show_progress=show_progress)
-    final = validate(frozen, val, dev, config.search, config.crop)
+    final = validate(frozen, val, dev, config.search, config.crop, "bf16" if amp else "fp32")
     meta = {
         "network": "ssnet", "command": command, "config": config_name, "params": config_dict(config),
         "iterations": run.step, "init": started_from, "total_iterations": total_iterations(run.step, started_from),
         "train_seconds": run.seconds, "legs": run.legs, "device": machine(), "loss": "MSE",
+        "precision": "bf16 autocast" if amp else "fp32",
         "augmentation": "one of the 8 symmetries of the square per pair, the 8x8 offset",
         "frozen": {n: shipped.sidecar_of(weights / f"{n}.pt").get("sha256") for n in frozen_nets},
         "data": {"root": str(data_root), "training": f"{len(real)} real pairs (Sintel t+1 from t, HCI views 3 apart, "
