@@ -34,8 +34,8 @@ def _prepared(data_root: Path, amp: bool) -> ssnet.Prepared:
 def test_bf16_matches_and_features_follow_fp32(data_root: Path) -> None:
     fp32, bf16 = _prepared(data_root, False), _prepared(data_root, True)
     within_1px = ((fp32.matches - bf16.matches).norm(dim=1) <= 1).float().mean().item()
-    assert within_1px >= 0.95  # 0.988 measured: a few near-ties flip
-    assert ((fp32.f_lr - bf16.f_lr).norm() / fp32.f_lr.norm()).item() <= 0.03  # 0.009 measured
+    assert within_1px >= 0.95  # 0.964 measured (Baby2): a few near-ties flip
+    assert ((fp32.f_lr - bf16.f_lr).norm() / fp32.f_lr.norm()).item() <= 0.03  # 0.011 measured
 
 
 def test_bf16_step_follows_the_fp32_step_of_the_shipped_ssnet(data_root: Path) -> None:
@@ -50,8 +50,8 @@ def test_bf16_step_follows_the_fp32_step_of_the_shipped_ssnet(data_root: Path) -
         loss.backward()
         steps[amp] = loss.item(), torch.cat([p.grad.flatten() for p in net.parameters() if p.grad is not None])
     (loss32, grad32), (loss16, grad16) = steps[False], steps[True]
-    assert abs(loss16 - loss32) <= 0.01 * loss32  # 0.16 % measured
-    assert F.cosine_similarity(grad32, grad16, dim=0).item() >= 0.98  # 0.9989 measured
+    assert abs(loss16 - loss32) <= 0.01 * loss32  # 0.09 % measured
+    assert F.cosine_similarity(grad32, grad16, dim=0).item() >= 0.98  # 0.9999 measured
 
 
 def test_the_sidecar_names_the_training_precision(data_root: Path, tmp_path: Path) -> None:
