@@ -37,7 +37,11 @@ def test_chain_trains_every_network_in_order_on_its_own_weights(tiny: str, data_
         assert json.loads((tmp_path / f"{name}.json").read_text())["iterations"] == 2, name
     frozen = json.loads((tmp_path / "ssnet.json").read_text())["frozen"]
     assert frozen == {"ccnet": _sha(tmp_path / "ccnet.pt"), "srresnet_nn": _sha(tmp_path / "srresnet_nn.pt")}
-    assert "chain: complete" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "chain: complete" in out
+    for name in ("srresnet", "srresnet_nn", "ccnet", "ssnet"):  # the closing summary, from the sidecars
+        assert f"  {name}: 2 iterations, " in out, out
+    assert "val_psnr_refsr" in out.split("  ssnet: ")[1], out
     before = {p.name: _sha(p) for p in tmp_path.glob("*.pt")}
     assert chain.main(argv) == 0  # everything done: nothing retrained
     assert capsys.readouterr().out.count("skipped") == 3

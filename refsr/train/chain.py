@@ -30,6 +30,18 @@ def done_iterations(out: Path, stage: str) -> int:
     return min(sidecar_of(out / f"{name}.pt").get("iterations", 0) for name in OUTPUTS[stage])
 
 
+def summary(out: Path) -> list[str]:
+    """One line per network in `out`: its iterations, its training minutes over every leg, its sidecar's validation."""
+    lines = []
+    for name in (n for names in OUTPUTS.values() for n in names):
+        made = sidecar_of(out / f"{name}.pt")
+        minutes = sum(leg["seconds"] for leg in made.get("legs") or [{"seconds": made.get("train_seconds", 0)}]) / 60
+        validation = ", ".join(f"{key} {value:.4g}" for key, value in made.items() if key.startswith("val_"))
+        lines.append(f"  {name}: {made.get('iterations', 0)} iterations, {minutes:.1f} min of training"
+                     + (f"; {validation}" if validation else ""))
+    return lines
+
+
 def check_out(out: Path, config: str) -> None:
     """Refuse an `out` holding weights that this chain did not make (other weights are never overwritten)."""
     for name in (n for names in OUTPUTS.values() for n in names):
@@ -101,5 +113,5 @@ def main(argv: list[str]) -> int:
             spent = args.minutes is not None and time.time() - started >= 60 * args.minutes
             if held <= before and held < target and not spent:
                 raise RuntimeError(f"chain: {stage} made no progress past {held} of {target} iterations")
-    print(f"chain: complete, every network's weights in {args.out}")
+    print(f"chain: complete, every network's weights in {args.out}", *summary(args.out), sep="\n")
     return 0
