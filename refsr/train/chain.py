@@ -19,6 +19,7 @@ from refsr.shipped import sidecar_of
 STAGES = ("srresnet", "ccnet", "ssnet")
 # The weights each stage writes (SRResNet's stage trains both upsamplers).
 OUTPUTS = {"srresnet": ("srresnet", "srresnet_nn"), "ccnet": ("ccnet",), "ssnet": ("ssnet",)}
+NETWORKS = tuple(name for names in OUTPUTS.values() for name in names)
 
 
 def target_iterations(stage: str, config: str, iterations: int | None) -> int:
@@ -33,7 +34,7 @@ def done_iterations(out: Path, stage: str) -> int:
 def summary(out: Path) -> list[str]:
     """One line per network in `out`: its iterations, its training minutes over every leg, its sidecar's validation."""
     lines = []
-    for name in (n for names in OUTPUTS.values() for n in names):
+    for name in NETWORKS:
         made = sidecar_of(out / f"{name}.pt")
         minutes = sum(leg["seconds"] for leg in made.get("legs") or [{"seconds": made.get("train_seconds", 0)}]) / 60
         validation = ", ".join(f"{key} {value:.4g}" for key, value in made.items() if key.startswith("val_"))
@@ -44,7 +45,7 @@ def summary(out: Path) -> list[str]:
 
 def check_out(out: Path, config: str) -> None:
     """Refuse an `out` holding weights that this chain did not make (other weights are never overwritten)."""
-    for name in (n for names in OUTPUTS.values() for n in names):
+    for name in NETWORKS:
         made = sidecar_of(out / f"{name}.pt")
         if not made:
             continue
